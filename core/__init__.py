@@ -1,0 +1,1 @@
+"""The thin shared base: settings, database, migrations, clock."""

@@ -1,0 +1,55 @@
+"""The one settings class. Nothing else in the code base reads ``os.environ``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REPLYDESK_", env_file=None, extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default is SQLite in the data dir."
+    )
+    chroma_url: str | None = Field(default=None, description="Chroma server URL; unset = embedded.")
+    port: int = 8000
+    timezone: str = "Asia/Shanghai"
+
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = 20.0
+    llm_max_tokens: int = 400
+    llm_max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    llm_temperature: float = 0.2
+
+    cors_origins: list[str] = Field(default_factory=list)
+    rate_limit_per_min: int = 600
+    redact_for_llm: bool = True
+    metrics: Literal["on", "off"] = "on"
+
+    # How long the pipeline waits for a live order source before it drafts without status claims.
+    order_timeout_s: float = 2.0
+    # Passages the retriever hands to the composer.
+    retrieve_k: int = 4
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'replydesk.db').resolve()}"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,95 @@
+"""SQLAlchemy Core tables, mirroring the migrations in ``core/migrations`` (the source of truth).
+
+They live in ``core`` because more than one component reads them (the drafter stores drafts,
+the knowledge layer owns shops and policies, the API owns keys) and arrows only point down.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from core.db import metadata
+
+shops = sa.Table(
+    "shops", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("settings_json", sa.Text, nullable=False),
+    sa.Column("settings_revision", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("knowledge_counter", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+shop_settings_revisions = sa.Table(
+    "shop_settings_revisions", metadata,
+    sa.Column("shop_id", sa.String(64), sa.ForeignKey("shops.id"), primary_key=True),
+    sa.Column("revision", sa.Integer, primary_key=True),
+    sa.Column("settings_json", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("author", sa.String(100)),
+)
+
+knowledge_items = sa.Table(
+    "knowledge_items", metadata,
+    sa.Column("shop_id", sa.String(64), sa.ForeignKey("shops.id"), primary_key=True),
+    sa.Column("id", sa.String(100), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("current_revision", sa.Integer, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+knowledge_revisions = sa.Table(
+    "knowledge_revisions", metadata,
+    sa.Column("shop_id", sa.String(64), primary_key=True),
+    sa.Column("item_id", sa.String(100), primary_key=True),
+    sa.Column("revision", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("tags_json", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("valid_from", sa.DateTime(timezone=True)),
+    sa.Column("valid_to", sa.DateTime(timezone=True)),
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("author", sa.String(100)),
+    sa.ForeignKeyConstraint(["shop_id", "item_id"], ["knowledge_items.shop_id", "knowledge_items.id"]),
+)
+
+orders = sa.Table(
+    "orders", metadata,
+    sa.Column("shop_id", sa.String(64), sa.ForeignKey("shops.id"), primary_key=True),
+    sa.Column("order_id", sa.String(64), primary_key=True),
+    sa.Column("facts_json", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("shop_id", sa.String(64), sa.ForeignKey("shops.id"), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("key_hash", sa.String(128), nullable=False, unique=True),
+    sa.Column("label", sa.String(200)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True)),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
+
+drafts = sa.Table(
+    "drafts", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("shop_id", sa.String(64), sa.ForeignKey("shops.id"), nullable=False),
+    sa.Column("order_id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("intent_kind", sa.String(20), nullable=False),
+    sa.Column("composer", sa.String(20), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("context_json", sa.Text, nullable=False),
+    sa.Column("result_json", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(32)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

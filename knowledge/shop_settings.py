@@ -1,0 +1,62 @@
+"""Shop settings: the machine-checkable rules a reply is held to (see DESIGN.md)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Compensation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    coupon_yuan_max: float = Field(default=0, ge=0, le=1000)
+    needs_approval: bool = True
+    gift: str | None = None
+
+
+class Tone(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    address: str = Field(default="亲", max_length=20)
+    sign_off: str | None = Field(default=None, max_length=60)
+
+
+class ShopSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = "Asia/Shanghai"
+    ship_within_hours: int = Field(default=48, ge=1, le=24 * 60)
+    daily_cutoff: str = "16:00"
+    ships_on_weekends: bool = True
+    holidays: list[date] = Field(default_factory=list)
+    extra_workdays: list[date] = Field(default_factory=list)
+    default_carriers: list[str] = Field(default_factory=list)
+    compensation: Compensation = Field(default_factory=Compensation)
+    tone: Tone = Field(default_factory=Tone)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {v!r} (use an IANA name like 'Asia/Shanghai')") from exc
+        return v
+
+    @field_validator("daily_cutoff")
+    @classmethod
+    def _cutoff(cls, v: str) -> str:
+        m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", v.strip())
+        if not m:
+            raise ValueError(f"daily_cutoff must be HH:MM (24h), got {v!r}")
+        return f"{int(m.group(1)):02d}:{m.group(2)}"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def cutoff_time(self) -> time:
+        h, m = self.daily_cutoff.split(":")
+        return time(int(h), int(m))
