@@ -1,0 +1,1 @@
+"""The surfaces: the FastAPI app, auth, routes, pages and the CLI."""

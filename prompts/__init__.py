@@ -1,0 +1,1 @@
+"""Prompt files and phrasebooks, versioned and content-hashed, with a small validating loader."""

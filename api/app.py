@@ -1,0 +1,104 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import errors
+from api.container import Container
+from core.clock import Clock
+from core.settings import Settings, get_settings
+
+MAX_BODY = 1_000_000  # DESIGN: a body over 1 MB answers 413
+
+log = logging.getLogger("replydesk.api")
+
+
+class RequestLimits:
+    """Request ids on every request and response; bodies over 1 MB refused with 413, streamed or not."""
+
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
+        self.app, self.max_body = app, max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode())]
+            await send(message)
+
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            await _too_large(send_with_id, rid)
+            return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.max_body:
+                    raise _BodyTooLarge()
+            return msg
+
+        try:
+            await self.app(scope, limited_receive, send_with_id)
+        except _BodyTooLarge:
+            await _too_large(send_with_id, rid)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, rid: str) -> None:
+    import json
+
+    body = json.dumps({"error": {"code": "payload_too_large", "message": "request body is over 1 MB",
+                                 "field": "body", "request_id": rid}}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               container: Container | None = None, **build: Any) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = container is None
+        app.state.container = container or Container.build(settings, clock=clock, **build)
+        try:
+            yield
+        finally:
+            if own:
+                app.state.container.close()
+
+    app = FastAPI(title="replydesk", version="0.1.0", lifespan=lifespan,
+                  description="Honest, grounded reply drafts for e-commerce customer service.")
+    if container is not None:
+        app.state.container = container
+    errors.install(app)
+
+    from api.routes import drafts, health, keys, orders
+
+    for r in (health.router, drafts.router, orders.router, keys.router):
+        app.include_router(r)
+    app.add_middleware(RequestLimits)
+    return app

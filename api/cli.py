@@ -1,0 +1,307 @@
+"""The ``replydesk`` command line (Typer). Every command builds its services from the one settings class."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from core.errors import ReplydeskError
+from core.settings import Settings
+
+app = typer.Typer(help="replydesk: honest reply drafts for e-commerce customer service.", no_args_is_help=True)
+demo_app = typer.Typer(help="The demo shop.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+kb_app = typer.Typer(help="The knowledge base (policies, notices) and its index.", no_args_is_help=True)
+orders_app = typer.Typer(help="Orders of the demo order store.", no_args_is_help=True)
+prompts_app = typer.Typer(help="Prompt files and phrasebooks.", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
+app.add_typer(keys_app, name="keys")
+app.add_typer(kb_app, name="kb")
+app.add_typer(orders_app, name="orders")
+app.add_typer(prompts_app, name="prompts")
+
+Shop = Annotated[str, typer.Option("--shop", help="Shop id.")]
+
+
+def _fail(msg: str, code: int = 1) -> None:
+    typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _container(with_index: bool = True) -> Any:
+    from api.container import Container
+
+    c = Container.build(Settings(), with_index=with_index)
+    try:
+        yield c
+    except ReplydeskError as exc:
+        _fail(exc.message)
+    finally:
+        c.close()
+
+
+# -- serve --------------------------------------------------------------------------------------
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: Annotated[int | None, typer.Option(help="Default: REPLYDESK_PORT")] = None,
+          workers: int = 1) -> None:
+    """Run the HTTP API."""
+    import uvicorn
+
+    settings = Settings()
+    port = port or settings.port
+    if workers > 1 and not settings.chroma_url:
+        _fail("embedded Chroma is not process-safe: several workers need REPLYDESK_CHROMA_URL (and PostgreSQL)")
+    typer.echo(f"replydesk listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="info",
+                timeout_graceful_shutdown=20)
+
+
+# -- demo ---------------------------------------------------------------------------------------
+
+@demo_app.command("seed")
+def demo_seed(shop: Shop = "demo", force: bool = typer.Option(False, help="Seed again even if seeded.")) -> None:
+    """Create the demo shop, knowledge base, orders and keys (once); print the keys."""
+    from api.seed import seed_demo
+
+    with _container() as c:
+        rep = seed_demo(c, shop, force=force)
+        if rep.seeded:
+            typer.echo(f"seeded shop {shop!r}: {rep.orders} orders, {rep.knowledge} knowledge items")
+        for role in ("agent", "manager"):
+            if role in rep.keys:
+                typer.echo(f"{role} key: {rep.keys[role]}")
+
+
+@demo_app.command("orders")
+def demo_orders_cmd(shop: Shop = "demo") -> None:
+    """One order per line: id, status, what it shows."""
+    from knowledge.demo_orders import demo_orders
+
+    with _container(with_index=False) as c:
+        notes = {f.order_id: n for f, n in demo_orders(c.clock.now(), c.shops.get(shop).settings)}
+        for f in c.orders.list(shop):
+            typer.echo(f"{f.order_id}\t{f.status.value if f.status else '-'}\t{notes.get(f.order_id, '')}")
+
+
+# -- orders -------------------------------------------------------------------------------------
+
+@orders_app.command("show")
+def orders_show(order_id: str, shop: Shop = "demo") -> None:
+    with _container(with_index=False) as c:
+        typer.echo(c.orders.get(shop, order_id).model_dump_json(indent=2))
+
+
+@orders_app.command("update")
+def orders_update(order_id: str, patch: Annotated[str, typer.Argument(help="JSON merge patch")],
+                  shop: Shop = "demo") -> None:
+    """Change an order's live facts, e.g. '{"status": "WAIT_BUYER_CONFIRM_GOODS"}'."""
+    try:
+        body = json.loads(patch)
+    except json.JSONDecodeError as exc:
+        _fail(f"the patch is not valid JSON: {exc.msg}", 2)
+    with _container(with_index=False) as c:
+        typer.echo(c.orders.update(shop, order_id, body).model_dump_json(indent=2))
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+@keys_app.command("create")
+def keys_create(shop: Shop = "demo", role: Annotated[str, typer.Option(help="agent|extension|manager|admin")] = "agent",
+                label: str | None = None) -> None:
+    """Create a key; the key itself is the last line printed (it is shown only once)."""
+    with _container(with_index=False) as c:
+        rec, secret = c.keys.create(shop, role, label=label)
+        typer.echo(f"created key {rec.id} ({rec.role}) for shop {rec.shop_id}", err=True)
+        typer.echo(secret)
+
+
+@keys_app.command("list")
+def keys_list(shop: Annotated[str | None, typer.Option("--shop")] = None) -> None:
+    with _container(with_index=False) as c:
+        for k in c.keys.list(shop):
+            state = "revoked" if k.revoked_at else ("expires " + k.expires_at.isoformat() if k.expires_at else "active")
+            typer.echo(f"{k.id}\t{k.shop_id}\t{k.role}\t{state}\t{k.label or ''}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    with _container(with_index=False) as c:
+        k = c.keys.revoke(key_id)
+        typer.echo(f"revoked {k.id}")
+
+
+# -- knowledge ----------------------------------------------------------------------------------
+
+@kb_app.command("import")
+def kb_import(directory: Path, shop: Shop = "demo") -> None:
+    """Import Markdown files with YAML front matter (idempotent by id; all or nothing)."""
+    from knowledge.importer import import_dir
+
+    if not directory.is_dir():
+        _fail(f"{directory} is not a directory", 2)
+    with _container() as c:
+        res = import_dir(c.service, shop, directory)
+        typer.echo(json.dumps(res.counts, ensure_ascii=False))
+
+
+@kb_app.command("export")
+def kb_export(directory: Path, shop: Shop = "demo") -> None:
+    """Write every current item as <id>.md."""
+    from knowledge.importer import export_dir
+
+    with _container() as c:
+        n = export_dir(c.service, shop, directory)
+        typer.echo(f"exported {n} items to {directory}")
+
+
+@kb_app.command("list")
+def kb_list(shop: Shop = "demo") -> None:
+    with _container(with_index=False) as c:
+        for d in c.knowledge.list(shop):
+            window = ""
+            if d.valid_from or d.valid_to:
+                window = f"\t{d.valid_from.isoformat() if d.valid_from else ''}..{d.valid_to.isoformat() if d.valid_to else ''}"
+            typer.echo(f"{d.id}\t{d.kind}\trev {d.revision}\t{d.title}{window}")
+
+
+@kb_app.command("reindex")
+def kb_reindex(shop: Annotated[str | None, typer.Option("--shop", help="Default: every shop")] = None) -> None:
+    """Rebuild the vector index from SQL (the source of truth), with a progress bar."""
+    from tqdm import tqdm
+
+    with _container() as c:
+        bar = tqdm(unit="chunk", desc="reindex", file=sys.stderr)
+
+        def progress(done: int, total: int | None = None) -> None:
+            if total is not None:
+                bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        n = c.service.reindex(shop, progress=progress)
+        bar.close()
+        typer.echo(f"indexed {n} chunks")
+
+
+@kb_app.command("check")
+def kb_check(shop: Annotated[str | None, typer.Option("--shop")] = None) -> None:
+    """Report drift between SQL and the index (exit 1 when there is some)."""
+    with _container() as c:
+        rep = c.service.check(shop)
+        typer.echo(json.dumps(rep, ensure_ascii=False, indent=2, default=str))
+        if not rep.get("ok", True):
+            raise typer.Exit(1)
+
+
+# -- drafting -----------------------------------------------------------------------------------
+
+@app.command()
+def draft(message: str, order: Annotated[str, typer.Option("--order", help="Order id")],
+          context: Annotated[Path | None, typer.Option(help="JSON file: [{role, text}]")] = None,
+          shop: Shop = "demo") -> None:
+    """Draft a reply and print the draft result as JSON (not stored)."""
+    from pydantic import ValidationError
+
+    from drafter.pipeline import draft as run
+    from drafter.request import DraftRequest
+
+    ctx = []
+    if context:
+        try:
+            ctx = json.loads(context.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            _fail(f"cannot read context {context}: {exc}", 2)
+    try:
+        req = DraftRequest(order_id=order, message=message, context=ctx)
+    except ValidationError as exc:
+        _fail(str(exc.errors()[0]["msg"]), 2)
+    with _container() as c:
+        c.shops.get(shop)
+        res = run(req, shop, c.draft_services())
+        typer.echo(res.model_dump_json(indent=2))
+
+
+@app.command("eval")
+def eval_cmd(scenarios: Path, out: Annotated[Path, typer.Option("--out")],
+             composer: str = "template", prompt: Annotated[str | None, typer.Option(help="NAME@VERSION")] = None,
+             strict: bool = False, retrieval: bool = typer.Option(True, help="Use the vector+BM25 retriever")) -> None:
+    """Replay scenarios, each in isolation; write one result per line. --strict: exit 2 on a violation."""
+    from tqdm import tqdm
+
+    from drafter.evaluate import read_scenarios, run_eval
+
+    if composer != "template":
+        _fail(f"composer {composer!r} is not available (only 'template' in this version)", 2)
+    if not scenarios.is_file():
+        _fail(f"{scenarios} not found", 2)
+    try:
+        items = [s for _, s in read_scenarios(scenarios)]
+    except ReplydeskError as exc:
+        _fail(exc.message, 1)
+    factory = _eval_retriever if retrieval else None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as fh, tqdm(total=len(items), desc="eval", file=sys.stderr) as bar:
+        summary = run_eval(items, lambda line: fh.write(json.dumps(line, ensure_ascii=False) + "\n"),
+                           retriever_factory=factory, progress=bar.update)
+    d = summary.as_dict()
+    typer.echo(f"drafted {d['drafted']}/{d['total']}; must {d['must_ok']}/{d['must_total']} "
+               f"({d['must_share']:.0%}); must_not violations: {len(d['violations'])}; errors: {len(d['errors'])}")
+    for v in d["violations"]:
+        typer.echo(f"  VIOLATION {v['id']}: {', '.join(v['violations'])}")
+    for m in d["missing"]:
+        typer.echo(f"  missing   {m['id']}: {m['must']}")
+    for e in d["errors"]:
+        typer.echo(f"  ERROR     {e['id']}: {e['error']}")
+    if d["errors"] or d["drafted"] != d["total"]:
+        raise typer.Exit(1)
+    if strict and d["violations"]:
+        raise typer.Exit(2)
+
+
+def _eval_retriever(engine: Any, knowledge: Any, data_dir: Path) -> Any:
+    from knowledge.embeddings import E5Embedder
+    from knowledge.index import VectorIndex
+    from knowledge.retrieve import Retriever
+    from knowledge.service import KnowledgeService
+
+    embedder = E5Embedder()
+    index = VectorIndex(path=data_dir / "chroma", embedder=embedder)
+    r = Retriever(knowledge, index, embedder)
+    r.service = KnowledgeService(knowledge, index)  # type: ignore[attr-defined]
+    return r
+
+
+@app.command()
+def bench(chunks: int = 10_000, messages: int = 300, composer: str = "template",
+          as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Seed N chunks, draft a few hundred varied messages in-process, print p50/p99 per draft and step."""
+    from benchmarks.drafts import run_bench
+
+    if composer != "template":
+        _fail(f"composer {composer!r} is not available (only 'template' in this version)", 2)
+    res = run_bench(chunks=chunks, messages=messages, progress=not as_json)
+    if as_json:
+        typer.echo(json.dumps(res, ensure_ascii=False))
+    else:
+        typer.echo(json.dumps(res, ensure_ascii=False, indent=2))
+
+
+@prompts_app.command("check")
+def prompts_check() -> None:
+    """Validate every phrasebook and print its hash."""
+    from prompts.loader import ROOT, load_phrasebook
+
+    for path in sorted((ROOT / "phrasebooks").glob("*/*.yaml")):
+        b = load_phrasebook(path.parent.name, path.stem)
+        typer.echo(f"{b.name}@{b.version} [{b.language}] {b.hash}")
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,79 @@
+"""Wiring: build every service once from the settings. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.clock import Clock, SystemClock
+from core.db import make_engine, migrate
+from core.settings import Settings
+from drafter.drafts import DraftStore
+from drafter.pipeline import DraftServices
+from knowledge.demo_orders import DemoOrderStore
+from knowledge.shops import ShopStore
+from knowledge.store import KnowledgeStore
+
+log = logging.getLogger("replydesk")
+
+
+@dataclass
+class Container:
+    settings: Settings
+    clock: Clock
+    engine: Any
+    shops: ShopStore
+    knowledge: KnowledgeStore
+    orders: Any
+    drafts: DraftStore
+    keys: Any
+    service: Any = None      # knowledge writes that keep the index in step
+    retriever: Any = None
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
+        max_workers=8, thread_name_prefix="order-source"))
+
+    @classmethod
+    def build(cls, settings: Settings, *, clock: Clock | None = None, orders: Any = None,
+              with_index: bool = True, run_migrations: bool = True) -> Container:
+        from api.keys import KeyStore
+
+        clock = clock or SystemClock()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.resolved_database_url)
+        if run_migrations:
+            migrate(engine)
+        knowledge = KnowledgeStore(engine, clock)
+        c = cls(settings=settings, clock=clock, engine=engine, shops=ShopStore(engine, clock),
+                knowledge=knowledge, orders=orders or DemoOrderStore(engine, clock),
+                drafts=DraftStore(engine, clock), keys=KeyStore(engine, clock))
+        if with_index:
+            c.service, c.retriever = build_index(settings, knowledge)
+        return c
+
+    def draft_services(self) -> DraftServices:
+        return DraftServices(shops=self.shops, knowledge=self.knowledge, orders=self.orders, clock=self.clock,
+                             retriever=self.retriever, order_timeout_s=self.settings.order_timeout_s,
+                             retrieve_k=self.settings.retrieve_k, executor=self.executor)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.engine.dispose()
+
+
+def build_index(settings: Settings, knowledge: KnowledgeStore) -> tuple[Any, Any]:
+    """The Chroma index (embedded, or a server when ``CHROMA_URL`` is set) and the hybrid retriever."""
+    from knowledge.embeddings import E5Embedder
+    from knowledge.index import VectorIndex
+    from knowledge.retrieve import Retriever
+    from knowledge.service import KnowledgeService
+
+    embedder = E5Embedder()
+    if settings.chroma_url:
+        index = VectorIndex(url=settings.chroma_url, embedder=embedder)
+    else:
+        index = VectorIndex(path=settings.chroma_path, embedder=embedder)
+    retriever = Retriever(knowledge, index, embedder)
+    service = KnowledgeService(knowledge, index)
+    return service, retriever

@@ -1,0 +1,48 @@
+"""FastAPI dependencies: the service container and the caller's key, as ``Annotated`` types."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+
+from api.container import Container
+from api.keys import ApiKey
+
+
+def get_container(request: Request) -> Container:
+    return request.app.state.container  # type: ignore[no-any-return]
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def authenticate(request: Request, container: ContainerDep,
+                 authorization: Annotated[str | None, Header()] = None) -> ApiKey:
+    if not authorization:
+        raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'",
+                            headers={"WWW-Authenticate": "Bearer"})
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(401, "use 'Authorization: Bearer <key>'", headers={"WWW-Authenticate": "Bearer"})
+    key = container.keys.authenticate(token.strip())
+    if key is None:
+        raise HTTPException(401, "unknown, revoked or expired API key", headers={"WWW-Authenticate": "Bearer"})
+    request.state.key_id = key.id
+    return key  # type: ignore[no-any-return]
+
+
+Principal = Annotated[ApiKey, Depends(authenticate)]
+
+
+def _require(*roles: str):  # type: ignore[no-untyped-def]
+    def check(key: Principal) -> ApiKey:
+        if key.role not in roles:
+            raise HTTPException(403, f"this needs one of the roles: {', '.join(roles)}")
+        return key
+
+    return check
+
+
+ManagerKey = Annotated[ApiKey, Depends(_require("manager", "admin"))]
+AdminKey = Annotated[ApiKey, Depends(_require("admin"))]

@@ -1,0 +1,36 @@
+"""Orders of the demo order store: read (everyone), update (managers) so the status is live."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body
+
+from api.deps import ContainerDep, ManagerKey, Principal
+from core.errors import InvalidInput
+from knowledge.orders import OrderFacts
+
+router = APIRouter(prefix="/v1/orders", tags=["orders"])
+
+
+@router.get("", response_model=list[OrderFacts])
+def list_orders(key: Principal, c: ContainerDep) -> list[OrderFacts]:
+    return c.orders.list(key.shop_id)  # type: ignore[no-any-return]
+
+
+@router.get("/{order_id}", response_model=OrderFacts)
+def get_order(order_id: str, key: Principal, c: ContainerDep) -> OrderFacts:
+    return c.orders.get(key.shop_id, order_id)  # type: ignore[no-any-return]
+
+
+@router.put("/{order_id}", response_model=OrderFacts)
+def put_order(order_id: str, facts: OrderFacts, key: ManagerKey, c: ContainerDep) -> OrderFacts:
+    if facts.order_id != order_id:
+        raise InvalidInput("order_id in the body differs from the URL", field="order_id")
+    return c.orders.put(key.shop_id, facts)  # type: ignore[no-any-return]
+
+
+@router.patch("/{order_id}", response_model=OrderFacts)
+def patch_order(order_id: str, key: ManagerKey, c: ContainerDep,
+                patch: dict[str, Any] = Body(..., description="JSON merge patch (RFC 7386)")) -> OrderFacts:
+    return c.orders.update(key.shop_id, order_id, patch)  # type: ignore[no-any-return]

@@ -1,0 +1,404 @@
+"""The claim check: find every claim in a draft text and hold it against the situation.
+
+It reads text written by anyone (template, language model, or an agent's edit) and knows
+nothing about how it was written. A claim is supported only by a fact in the situation; a
+claim with no support is a violation. The guard never rewrites text: it reports.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from pydantic import BaseModel, Field
+
+from drafter.situation import Situation
+
+__all__ = ["Claim", "GuardReport", "Violation", "check", "find_dates"]
+
+
+class Claim(BaseModel):
+    kind: str
+    text: str
+    supported_by: str | None = None
+
+
+class Violation(BaseModel):
+    kind: str
+    text: str
+    reason: str
+
+
+class GuardReport(BaseModel):
+    ok: bool = True
+    claims: list[Claim] = Field(default_factory=list)
+    violations: list[Violation] = Field(default_factory=list)
+    repaired: bool = False
+    fell_back: bool = False
+    reasons: list[str] = Field(default_factory=list)
+
+
+# -- lexicons -----------------------------------------------------------------------------------
+
+_CLAUSE_END = "。！？!?；;\n"
+_NEG = re.compile(r"(没有?|未|不|无法|不能|暂时?不|还没|尚未|暂未|别|not|n't|never|cannot|unable|yet to)\s*$", re.I)
+_NEG_NEAR = re.compile(r"没有?|未|无法|不能|不会|不了|还没|尚未|暂未|暂时无法|停止|暂停|停发|not|n't|cannot|unable", re.I)
+_COND_AFTER = re.compile(r"^\s*(后|以后|之后|的时候|时|吗|么|没|了吗|\?|？)")
+_QUESTION_AFTER = re.compile(r"^[^。！!]{0,4}(吗|么|\?|？)")
+
+_SHIPPED = re.compile(
+    r"已经?(?:为您|给您|帮您)?(?:发货|发出|寄出|出库|揽收|交给快递|交付快递)|(?:发货|发出|寄出|揽收)了"
+    r"|(?:正在|已在)(?:路上|运输|派送)|在路上了?|运输途中|运输中|派送中"
+    r"|has (?:been )?(?:shipped|dispatched|sent)|was (?:shipped|dispatched|sent)|(?:is|it's) on (?:its|the) way"
+    r"|in transit|handed (?:over )?to the (?:courier|carrier)|picked up by|already shipped|shipped out",
+    re.I,
+)
+_ARRANGED = re.compile(
+    r"已经?(?:为您|给您|帮您)?安排(?:好了?)?(?:发货|发出|寄出|出库)?|安排好了|已在安排|正在安排发|"
+    r"(?:has|have) been arranged|arranged (?:for )?(?:shipping|dispatch|shipment)",
+    re.I,
+)
+_REVIEW = re.compile(r"好评|五星|5星|五颗星|晒图返|评价返|给个评价|追评|good review|5-star|five[- ]star|positive review", re.I)
+_OFF_PLATFORM = re.compile(
+    r"微信|weixin|wechat|\bvx\b|\bwx\b|\bQQ\b|加我|加个好友|私聊|手机号|电话联系|打电话|拨打|致电|whatsapp|telegram|"
+    r"line id|phone number|call (?:me|us)|(?<!\d)1[3-9]\d{9}(?!\d)",
+    re.I,
+)
+_MONEY = re.compile(r"(?:¥|￥|RMB\s?)\s*(\d+(?:\.\d+)?)|(\d+(?:\.\d+)?)\s*(?:元|块钱?|rmb|yuan|CNY)", re.I)
+_COMP_CONTEXT = re.compile(r"券|红包|补偿|返现|赔|退款|退还|返还|补贴|coupon|voucher|credit|refund|compensat|cash ?back", re.I)
+_APPROVAL = re.compile(r"申请|审批|审核|主管|确认后|approval|approve|request", re.I)
+
+_REASONS = {
+    "backlog": re.compile(r"积压|爆仓|订单量(?:激增|大|多)|单量(?:大|多)|backlog", re.I),
+    "presale": re.compile(r"预售|pre-?sale|pre-?order", re.I),
+    "out_of_stock": re.compile(r"缺货|断货|没货|无货|库存不足|补货|out of stock|restock|back in stock", re.I),
+    "signed": re.compile(r"签收|signed for|marked (?:as )?delivered", re.I),
+    "closure": re.compile(r"放假|停止发货|暂停发货|停发|holiday|closed for", re.I),
+    "unpaid": re.compile(r"未付款|还没付款|没有付款|尚未付款|未支付|还没支付|待付款|not (?:been )?paid|unpaid|complete (?:the )?payment", re.I),
+}
+
+CARRIERS: dict[str, tuple[str, ...]] = {
+    "中通快递": ("中通", "ZTO"),
+    "顺丰速运": ("顺丰", "SF Express", "SF"),
+    "圆通速递": ("圆通", "YTO"),
+    "申通快递": ("申通", "STO"),
+    "韵达快递": ("韵达", "Yunda"),
+    "中国邮政": ("邮政", "EMS", "China Post"),
+    "京东物流": ("京东快递", "京东物流", "JD Logistics"),
+    "极兔速递": ("极兔", "J&T"),
+    "德邦快递": ("德邦", "Deppon"),
+    "百世快递": ("百世", "Best Express"),
+}
+_CARRIER_RE = re.compile(
+    "|".join(sorted({re.escape(a) for v in CARRIERS.values() for a in v}, key=len, reverse=True)
+             ).replace("SF", r"SF(?![0-9A-Za-z])").replace("EMS", r"(?<![A-Za-z])EMS(?![A-Za-z])")
+)
+_GRANT = re.compile(r"改发|改用|改成|换成|换用|给您发|为您发|帮您发|安排|可以发|就发|switch|change (?:it )?to|upgrade|send (?:it )?(?:by|via|with)", re.I)
+_FORWARD = re.compile(r"仓库确认|转交|反馈给|申请|需要|无法|不能|确认后|核实|备注|登记|check with|forward|pass|ask the warehouse|request", re.I)
+
+_TRACKING = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z]{1,4}\d{8,}[A-Z]{0,2}|\d{10,})(?![A-Za-z0-9])")
+
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}
+_DATE = re.compile(
+    r"(?P<md>(?:(?P<y>\d{4})年)?(?P<m>\d{1,2})月(?P<d>\d{1,2})[日号]?)"
+    r"|(?P<iso>(?:(?P<y2>\d{4})[-/.])?(?P<m2>\d{1,2})[-/](?P<d2>\d{1,2})(?![\d:天日个周小号月]|\s*(?:days?|hours?|weeks?)))"
+    r"|(?P<dn>(?<![\d月.:-])(?P<d3>\d{1,2})[日号](?!\w*[元块]))"
+    r"|(?P<en>(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+(?P<d4>\d{1,2})(?:st|nd|rd|th)?)"
+    r"|(?P<en2>(?P<d5>\d{1,2})(?:st|nd|rd|th)?\s+(?P<mon2>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*)"
+    r"|(?P<rel>今天|今日|今儿|明天|明日|明儿|后天|大后天|today|tonight|tomorrow|day after tomorrow)",
+    re.I,
+)
+_REL_DAYS = {"今天": 0, "今日": 0, "今儿": 0, "today": 0, "tonight": 0, "明天": 1, "明日": 1, "明儿": 1,
+             "tomorrow": 1, "后天": 2, "day after tomorrow": 2, "大后天": 3}
+
+_DISPATCH = re.compile(r"发货|发出|寄出|出库|发走|发|ship|dispatch|send|sent|go out|goes out", re.I)
+_DELIVERY = re.compile(r"到货|送达|送到|到达|(?:一定|肯定|保证|应该|就能?|会|能|可以|才能?)到|到您|到家|收到|签收|到手|"
+                       r"arriv|deliver|reach|get it|receive", re.I)
+_RESTOCK = re.compile(r"补货|有货|进货|到仓|入库|restock|back in stock|in stock", re.I)
+_COUNTERFACTUAL = re.compile(r"本应|本该|应该在|原定|原本|承诺|约定|should have|was due|were due|promised", re.I)
+_STOCKY = re.compile(r"缺货|库存|补货|仓库|restock|stock", re.I)
+
+
+@dataclass
+class DateMention:
+    day: date | None
+    text: str
+    start: int
+    end: int
+    relative: bool
+
+
+def find_dates(text: str, today: date) -> list[DateMention]:
+    """Every date-like mention, resolved against ``today`` (None when it cannot be resolved)."""
+    out: list[DateMention] = []
+    for m in _DATE.finditer(text):
+        day: date | None = None
+        rel = False
+        try:
+            if m.group("md"):
+                day = _mk(m.group("y"), int(m.group("m")), int(m.group("d")), today)
+            elif m.group("iso"):
+                day = _mk(m.group("y2"), int(m.group("m2")), int(m.group("d2")), today)
+            elif m.group("dn"):
+                d = int(m.group("d3"))
+                day = _mk(None, today.month, d, today)
+                if day and day < today - timedelta(days=10):  # "16号" late in a month means next month
+                    nm = today.replace(day=1) + timedelta(days=32)
+                    day = _mk(str(nm.year), nm.month, d, today)
+            elif m.group("en"):
+                day = _mk(None, _MONTHS[m.group("mon")[:3].lower()], int(m.group("d4")), today)
+            elif m.group("en2"):
+                day = _mk(None, _MONTHS[m.group("mon2")[:3].lower()], int(m.group("d5")), today)
+            elif m.group("rel"):
+                day = today + timedelta(days=_REL_DAYS[m.group("rel").lower()])
+                rel = True
+        except ValueError:
+            day = None
+        out.append(DateMention(day, m.group(0), m.start(), m.end(), rel))
+    return out
+
+
+def _mk(year: str | None, month: int, d: int, today: date) -> date | None:
+    if not (1 <= month <= 12 and 1 <= d <= 31):
+        return None
+    y = int(year) if year else today.year
+    day = date(y, month, d)
+    if not year and day < today - timedelta(days=180):
+        day = date(y + 1, month, d)
+    return day
+
+
+def _clause(text: str, start: int, end: int) -> tuple[str, str]:
+    """The text of the clause before and after a span (stops at sentence punctuation)."""
+    i = start
+    while i > 0 and text[i - 1] not in _CLAUSE_END and start - i < 30:
+        i -= 1
+    j = end
+    while j < len(text) and text[j] not in _CLAUSE_END and j - end < 30:
+        j += 1
+    return text[i:start], text[end:j]
+
+
+def _negated(before: str) -> bool:
+    return bool(_NEG.search(before[-8:]))
+
+
+def _canon_carrier(name: str) -> str:
+    for canon, aliases in CARRIERS.items():
+        if name in aliases or name == canon or any(a.lower() == name.lower() for a in aliases):
+            return canon
+    return name
+
+
+def _carrier_allowed(mention: str, carriers: list[str]) -> str | None:
+    canon = _canon_carrier(mention)
+    for i, c in enumerate(carriers):
+        if _canon_carrier(c) == canon or mention in c or c in mention:
+            return str(i)
+    return None
+
+
+# -- the check ----------------------------------------------------------------------------------
+
+def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> GuardReport:
+    """Claims in ``text`` against the situation ``s``.
+
+    ``known_refs`` are strings that look like tracking numbers but are not claims (the order id,
+    numbers the buyer wrote), so quoting them back is not inventing a tracking number.
+    """
+    r = GuardReport()
+    today = s.now.date()
+
+    def claim(kind: str, span: str, support: str | None, reason: str | None = None) -> None:
+        r.claims.append(Claim(kind=kind, text=span, supported_by=support))
+        if support is None:
+            r.violations.append(Violation(kind=kind, text=span, reason=reason or "no fact supports this"))
+
+    # Shipped / arranged.
+    for m in _SHIPPED.finditer(text):
+        before, after = _clause(text, m.start(), m.end())
+        if _negated(before) or _COND_AFTER.match(after) or _QUESTION_AFTER.match(after):
+            continue
+        support = "order:shipments[0]" if s.shipped else None
+        claim("shipped", m.group(0), support, "the order has no shipment")
+    for m in _ARRANGED.finditer(text):
+        before, after = _clause(text, m.start(), m.end())
+        if _negated(before) or _QUESTION_AFTER.match(after):
+            continue
+        support = "order:shipments[0]" if s.shipped else (
+            s.dispatch_on_support if s.may_claim_arranged else None)
+        claim("arranged", m.group(0), support, "nothing is arranged: stock, payment or dispatch is not confirmed")
+
+    # Dates: dispatch, delivery, restock, or bare.
+    known_dates = _known_dates(s)
+    for dm in find_dates(text, today):
+        before, after = _clause(text, dm.start, dm.end)
+        role, negated = _date_role(before, after)
+        if role == "delivery":
+            if not negated:
+                claim("delivery_date", dm.text, None, "no one can promise when the courier delivers")
+            continue
+        if dm.day is None:
+            claim("date", dm.text, None, "not a valid date")
+            continue
+        iso = dm.day.isoformat()
+        if role == "dispatch":
+            if negated:
+                continue  # "今天发不了" is an honest no, not a promise
+            if s.not_before and dm.day < s.not_before:
+                claim("dispatch_date", dm.text, None,
+                      f"cannot ship before {s.not_before.isoformat()} ({s.not_before_support})")
+            elif iso in s.allowed_dates:
+                claim("dispatch_date", dm.text, s.allowed_dates[iso])
+            elif s.dispatch_by and dm.day <= s.dispatch_by and not dm.relative and _by_phrase(after):
+                claim("dispatch_date", dm.text, "order:promised_ship_by")
+            elif iso in known_dates and not dm.relative and (
+                    _past_tense(after) or _COUNTERFACTUAL.search(before[-12:])):
+                claim("dispatch_date", dm.text, known_dates[iso])
+            else:
+                claim("dispatch_date", dm.text, None, "no fact allows promising dispatch on this day")
+        elif role == "restock":
+            ok = next((p for p in s.pending_items if p.restock_eta == dm.day), None)
+            claim("restock_date", dm.text, f"order:items[{ok.index}].restock_eta" if ok else None,
+                  "no restock date in the order says this")
+        else:
+            if dm.relative:
+                continue  # "今天" alone ("今天给您催了") is not a date claim
+            support = s.allowed_dates.get(iso) or known_dates.get(iso)
+            claim("date", dm.text, support, "a date that no fact in the order or notices gives")
+
+    # Tracking numbers: only the order's own.
+    allowed = set(s.allowed_tracking)
+    for m in _TRACKING.finditer(text):
+        tok = m.group(0)
+        if tok in allowed:
+            claim("tracking_no", tok, f"order:shipments[{s.allowed_tracking.index(tok)}].tracking_no")
+        elif tok in known_refs or re.fullmatch(r"1[3-9]\d{9}", tok):
+            continue  # the order id / the buyer's own numbers; phone numbers are caught below
+        else:
+            claim("tracking_no", tok, None, "not a tracking number of this order")
+
+    # Carriers.
+    for m in _CARRIER_RE.finditer(text):
+        name = m.group(0)
+        before, after = _clause(text, m.start(), m.end())
+        clause = before + name + after
+        idx = _carrier_allowed(name, s.allowed_carriers)
+        if idx is not None:
+            claim("carrier", name, f"order:shipments[{idx}].carrier")
+            continue
+        granted = _GRANT.search(clause) and not _FORWARD.search(clause) and not _NEG_NEAR.search(before[-6:])
+        if granted and not s.shipped:
+            claim("carrier_change", name, None, "only the warehouse can grant a carrier change")
+        elif s.shipped:
+            if _NEG_NEAR.search(before[-6:]) or _FORWARD.search(clause):
+                claim("carrier", name, "policy:carriers")
+            else:
+                claim("carrier", name, None, "the parcel travels with another carrier")
+        elif _carrier_allowed(name, s.policy_carriers) is not None or _FORWARD.search(clause):
+            claim("carrier", name, "policy:default_carriers")
+        elif s.facts_known:
+            claim("carrier", name, None, "not one of the shop's carriers")
+        else:
+            claim("carrier", name, None, "order status unknown: no carrier may be named")
+
+    # Money.
+    for m in _MONEY.finditer(text):
+        before, after = _clause(text, m.start(), m.end())
+        if not _COMP_CONTEXT.search(before + m.group(0) + after):
+            continue
+        amount = float(m.group(1) or m.group(2))
+        if amount > s.coupon_max:
+            claim("compensation", m.group(0), None, f"over the shop's limit of {s.coupon_max:g} yuan")
+        elif s.compensation_needs_approval and not _APPROVAL.search(before + after):
+            claim("compensation", m.group(0), None, "compensation needs approval; propose it as an action")
+        else:
+            claim("compensation", m.group(0), "settings:compensation")
+
+    for m in _REVIEW.finditer(text):
+        claim("asks_good_review", m.group(0), None, "asking for a (good) review is not allowed")
+    for m in _OFF_PLATFORM.finditer(text):
+        claim("off_platform", m.group(0), None, "moving the buyer off the platform is not allowed")
+
+    # Reasons given for the status must be true.
+    reason_support = {
+        "backlog": f"notice:{s.backlog.id}" if s.backlog else None,
+        "presale": "order:presale" if (s.presale_from or s.presale_by) else None,
+        "out_of_stock": next((f"order:items[{p.index}].stock" for p in s.pending_items
+                              if p.stock == "out_of_stock"), None),
+        "signed": "order:shipments.events" if any(v.signed for v in s.shipments) else None,
+        "closure": f"notice:{s.closure.id}" if s.closure else None,
+        "unpaid": "order:status" if s.state == "unpaid" else None,
+    }
+    for kind, rx in _REASONS.items():
+        for m in rx.finditer(text):
+            before, after = _clause(text, m.start(), m.end())
+            if reason_support[kind] is None and (_negated(before) or _COND_AFTER.match(after)):
+                continue
+            claim(kind, m.group(0), reason_support[kind], f"the order is not {kind.replace('_', ' ')}")
+
+    r.ok = not r.violations
+    return r
+
+
+def _date_role(before: str, after: str) -> tuple[str, bool]:
+    """What a date is about (dispatch / delivery / restock / plain date), and whether it is negated."""
+    a = after[:16]
+    b = before[-20:]
+    da = _DELIVERY.search(a)
+    di = _DISPATCH.search(a)
+    rs = _RESTOCK.search(a)
+
+    def neg_after(m: re.Match[str]) -> bool:
+        # "今天无法发出" / "今天发不了" / "won't ship today"
+        return bool(_NEG_NEAR.search(a[: m.end() + 3])) or _negated(before)
+
+    if rs and (not di or rs.start() <= di.start()) and (not da or rs.start() <= da.start()):
+        return "restock", False
+    if da and (not di or da.start() < di.start()):
+        if da.group(0) == "到货" and _STOCKY.search(before + a[:da.start()]):
+            return "restock", False
+        return "delivery", neg_after(da)
+    if di:
+        return "dispatch", neg_after(di)
+    neg_before = bool(_NEG_NEAR.search(b[-12:]))
+    if _DELIVERY.search(b) and not _DISPATCH.search(b):
+        return ("delivery", neg_before) if not _STOCKY.search(b) else ("restock", False)
+    if _DISPATCH.search(b):
+        return "dispatch", neg_before
+    if _RESTOCK.search(b):
+        return "restock", False
+    return "date", False
+
+
+def _by_phrase(after: str) -> bool:
+    return bool(re.match(r"^\s*(?:\d{1,2}[:：]\d{2})?\s*(?:前|之前|以前|内|为止)", after)) or after.lstrip().lower().startswith(
+        ("before", "by"))
+
+
+def _past_tense(after: str) -> bool:
+    return bool(re.search(r"已|了|ed\b", after[:12]))
+
+
+def _known_dates(s: Situation) -> dict[str, str]:
+    """Dates that are facts (paid, shipped, tracking events, notices) and may be quoted."""
+    out: dict[str, str] = {}
+    if s.paid_at:
+        out[s.paid_at.date().isoformat()] = "order:paid_at"
+    if s.promised_ship_by:
+        out[s.promised_ship_by.date().isoformat()] = "order:promised_ship_by"
+    for v in s.shipments:
+        if v.shipped_at:
+            out[v.shipped_at.date().isoformat()] = f"order:shipments[{v.index}].shipped_at"
+        if v.last_event_at:
+            out[v.last_event_at.date().isoformat()] = f"order:shipments[{v.index}].events"
+    for n in s.notices:
+        for dm in find_dates(n.text, s.now.date()):
+            if dm.day and not dm.relative:
+                out.setdefault(dm.day.isoformat(), f"notice:{n.id}")
+    for p in s.pending_items:
+        if p.restock_eta:
+            out[p.restock_eta.isoformat()] = f"order:items[{p.index}].restock_eta"
+    return out

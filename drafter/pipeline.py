@@ -1,0 +1,175 @@
+"""One draft: intent → live facts → situation → retrieval → compose → guard → result.
+
+Services come in through ``DraftServices`` (order source, knowledge, retriever, clock), so the
+same pipeline runs in the API, in ``replydesk eval`` (one isolated shop per scenario) and in the
+benchmark. The clock is always injected.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from core.clock import Clock
+from core.errors import NotFound
+from drafter.compose import compose, fallback_text
+from drafter.guard import GuardReport
+from drafter.guard import check as guard_check
+from drafter.intent import Intent, classify
+from drafter.request import DraftRequest
+from drafter.result import Citation, DraftResult
+from drafter.situation import Notice, Situation, assess
+from knowledge.errors import OrderNotFound
+from knowledge.orders import OrderFacts, OrderSource
+from knowledge.shop_settings import ShopSettings
+
+log = logging.getLogger("replydesk.pipeline")
+
+__all__ = ["DraftServices", "draft", "gather_facts"]
+
+
+class _Retriever(Protocol):
+    def retrieve(self, shop_id: str, query: str, k: int = 4, now: Any = None,
+                 kinds: Any = None) -> list[Any]: ...
+
+
+class _Knowledge(Protocol):
+    def active_notices(self, shop_id: str, at: Any) -> list[Any]: ...
+
+
+class _Shops(Protocol):
+    def get(self, shop_id: str) -> Any: ...
+
+
+@dataclass
+class DraftServices:
+    shops: _Shops
+    knowledge: _Knowledge
+    orders: OrderSource
+    clock: Clock
+    retriever: _Retriever | None = None
+    order_timeout_s: float = 2.0
+    retrieve_k: int = 4
+    # One small pool shared by drafts: the order call runs there so a hung source costs a timeout,
+    # not a worker.
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
+        max_workers=8, thread_name_prefix="order-source"))
+
+
+_STATE_HINTS = {
+    "awaiting_dispatch": "发货时效 发货时间 截单",
+    "out_of_stock": "缺货 补货 退款",
+    "presale": "预售 发货时间",
+    "partial": "缺货 补货 分开发货",
+    "shipped": "物流 快递 单号",
+    "stuck": "物流异常 物流不更新 联系快递",
+    "signed": "签收 未收到 售后",
+    "unpaid": "未付款 付款",
+    "closed": "订单关闭 退款",
+    "refunding": "退款",
+    "forbidden": "限制发货",
+}
+
+
+def gather_facts(orders: OrderSource, executor: ThreadPoolExecutor, shop_id: str, order_id: str,
+                 timeout_s: float) -> tuple[OrderFacts | None, str | None]:
+    """Live order facts, or (None, reason). A slow or failing source means "unknown", never a guess."""
+    fut = executor.submit(orders.get, shop_id, order_id)
+    try:
+        return fut.result(timeout=timeout_s), None
+    except FutureTimeout:
+        fut.cancel()
+        log.warning("order source timed out after %.1fs for %s", timeout_s, order_id)
+        return None, "timeout"
+    except OrderNotFound:
+        return None, "not_found"
+    except NotFound:
+        return None, "not_found"
+    except Exception as exc:  # the source is outside our control; say less, do not fail the draft
+        log.warning("order source failed for %s: %s", order_id, exc)
+        return None, "unavailable"
+
+
+def draft(request: DraftRequest, shop_id: str, services: DraftServices, *,
+          facts_override: Callable[[], tuple[OrderFacts | None, str | None]] | None = None) -> DraftResult:
+    """Draft a reply. ``facts_override`` lets eval hand in a scenario's order or error."""
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+    clock = services.clock
+
+    def step(name: str, fn: Callable[[], Any]) -> Any:
+        t = time.perf_counter()
+        out = fn()
+        timings[name] = round((time.perf_counter() - t) * 1000, 3)
+        return out
+
+    context = [c.model_dump() for c in request.context]
+    intent: Intent = step("intent", lambda: classify(request.message, context))
+    if facts_override is not None:
+        facts, order_error = step("facts", facts_override)
+    else:
+        facts, order_error = step("facts", lambda: gather_facts(
+            services.orders, services.executor, shop_id, request.order_id, services.order_timeout_s))
+
+    now = clock.now()
+    shop = services.shops.get(shop_id)
+    settings: ShopSettings = shop.settings
+    notices = [Notice(id=n.id, revision=n.revision, text=n.text, valid_from=n.valid_from, valid_to=n.valid_to)
+               for n in services.knowledge.active_notices(shop_id, now)]
+    situation: Situation = step("situation", lambda: assess(
+        facts, settings, notices, now, order_error=order_error, message_hint=request.message))
+
+    passages: list[Citation] = []
+    if services.retriever is not None and intent.kind != "other":
+        query = f"{request.message} {_STATE_HINTS.get(situation.state, '')}".strip()
+        hits = step("retrieve", lambda: services.retriever.retrieve(  # type: ignore[union-attr]
+            shop_id, query, k=services.retrieve_k, now=now, kinds=("policy", "style")))
+        seen: set[str] = set()
+        for h in hits:
+            if h.id not in seen:
+                seen.add(h.id)
+                passages.append(Citation(kind=h.kind if h.kind in ("policy", "style") else "policy",
+                                         id=h.id, revision=h.revision))
+    else:
+        timings["retrieve"] = 0.0
+
+    seed = f"{shop_id}|{request.order_id}|{request.message}"
+    comp = step("compose", lambda: compose(intent, situation, settings, message=request.message,
+                                           seed=seed, passages=passages[:3]))
+    refs = tuple(x for x in (request.order_id, facts.order_id if facts else None) if x)
+    refs += tuple(_numbers_in(request.message, context))
+    report: GuardReport = step("guard", lambda: guard_check(comp.text, situation, known_refs=refs))
+
+    text, needs_human, reason = comp.text, comp.needs_human, comp.human_reason
+    if not report.ok:
+        # A template that fails the guard is a bug in a phrase; never send it, say less instead.
+        log.error("template draft failed the guard: %s", [v.model_dump() for v in report.violations])
+        text = fallback_text(intent, settings, seed)
+        fallback_report = guard_check(text, situation, known_refs=refs)
+        report = GuardReport(ok=fallback_report.ok, claims=fallback_report.claims,
+                             violations=fallback_report.violations, fell_back=True,
+                             reasons=[f"{v.kind}: {v.reason}" for v in report.violations])
+        needs_human, reason = True, "the draft failed the claim check; a safe holding reply was used"
+
+    used = {c.supported_by for c in report.claims if c.supported_by}
+    commitments = [c for c in situation.commitments if c.support in used
+                   or (c.kind == "forward_request" and any(a.kind == "contact_courier" for a in comp.actions))]
+    timings["total"] = round((time.perf_counter() - t_all) * 1000, 3)
+    return DraftResult(
+        text=text, composer="template", model=None, intent=intent, needs_human=needs_human,
+        human_reason=reason, citations=comp.citations, commitments=commitments, actions=comp.actions,
+        guard=report, prompt=comp.prompt, facts=facts.model_dump(mode="json") if facts else None,
+        order_error=order_error, timings_ms=timings,  # type: ignore[arg-type]
+    )
+
+
+def _numbers_in(message: str, context: list[dict]) -> list[str]:
+    import re
+
+    texts = [message] + [c.get("text", "") for c in context if c.get("role") == "buyer"]
+    return [m for t in texts for m in re.findall(r"[A-Za-z]{0,4}\d{6,}", t)]

@@ -1,0 +1,26 @@
+"""What a caller asks the drafter for."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_MESSAGE = 2000
+MAX_TURNS = 20
+
+
+class ContextTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["buyer", "agent"]
+    text: str = Field(max_length=MAX_MESSAGE)
+    at: datetime | None = None
+
+
+class DraftRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_id: str = Field(min_length=1, max_length=64)
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE)
+    context: list[ContextTurn] = Field(default_factory=list, max_length=MAX_TURNS)
+

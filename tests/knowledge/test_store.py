@@ -1,0 +1,78 @@
+"""Revisions: an edit makes a new revision, a delete is a tombstone, nothing is overwritten."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from core.errors import InvalidInput
+from knowledge.errors import KnowledgeNotFound, ShopNotFound
+from knowledge.store import KnowledgeStore
+
+from tests.knowledge.conftest import CST, SHOP
+
+
+def test_edit_adds_a_revision_and_keeps_the_old_one(store: KnowledgeStore, clock) -> None:
+    d1, changed = store.upsert(SHOP, "ship-time", kind="policy", title="发货时效", text="48小时内发货", author="m1")
+    assert changed and d1.revision == 1
+    again, changed = store.upsert(SHOP, "ship-time", kind="policy", title="发货时效", text="48小时内发货")
+    assert not changed and again.revision == 1
+    clock.advance(hours=1)
+    d2, changed = store.upsert(SHOP, "ship-time", kind="policy", title="发货时效", text="72小时内发货", author="m2")
+    assert changed and d2.revision == 2
+    revs = store.revisions(SHOP, "ship-time")
+    assert [(r.revision, r.text, r.author) for r in revs] == [(1, "48小时内发货", "m1"), (2, "72小时内发货", "m2")]
+    assert store.get(SHOP, "ship-time", revision=1).text == "48小时内发货"
+    assert store.get(SHOP, "ship-time").text == "72小时内发货"
+
+
+def test_delete_is_a_tombstone_and_restore_brings_it_back(store: KnowledgeStore) -> None:
+    store.upsert(SHOP, "p", kind="policy", title="T", text="one")
+    store.delete(SHOP, "p")
+    assert store.list(SHOP) == []
+    assert [d.id for d in store.list(SHOP, include_deleted=True)] == ["p"]
+    restored = store.restore(SHOP, "p", 1)
+    assert restored.revision == 3 and restored.text == "one" and not restored.deleted
+    assert [r.deleted for r in store.revisions(SHOP, "p")] == [False, True, False]
+
+
+def test_every_write_bumps_the_counter(store: KnowledgeStore) -> None:
+    c0 = store.counter(SHOP)
+    store.upsert(SHOP, "p", kind="policy", title="T", text="one")
+    store.upsert(SHOP, "p", kind="policy", title="T", text="one")  # unchanged: no bump
+    store.delete(SHOP, "p")
+    assert store.counter(SHOP) == c0 + 2
+
+
+def test_notices_only_inside_their_window(store: KnowledgeStore) -> None:
+    start = datetime(2026, 11, 11, tzinfo=CST)
+    store.upsert(SHOP, "n1", kind="notice", title="积压", text="仓库积压", valid_from=start,
+                 valid_to=start + timedelta(days=3))
+    assert [n.id for n in store.active_notices(SHOP, start + timedelta(days=1))] == ["n1"]
+    assert store.active_notices(SHOP, start - timedelta(seconds=1)) == []
+    assert store.active_notices(SHOP, start + timedelta(days=3, seconds=1)) == []
+
+
+@pytest.mark.parametrize("kw,field", [
+    ({"doc_id": "bad id!"}, "id"),
+    ({"kind": "faq"}, "kind"),
+    ({"title": ""}, "title"),
+    ({"text": "  "}, "text"),
+    ({"valid_from": datetime(2026, 1, 1)}, "valid_from"),
+    ({"valid_from": datetime(2026, 2, 1, tzinfo=CST), "valid_to": datetime(2026, 1, 1, tzinfo=CST)}, "valid_to"),
+])
+def test_bad_fields_are_named(store: KnowledgeStore, kw: dict, field: str) -> None:
+    args = {"doc_id": "p", "kind": "notice", "title": "T", "text": "x", **kw}
+    doc_id = args.pop("doc_id")
+    with pytest.raises(InvalidInput) as exc:
+        store.upsert(SHOP, doc_id, **args)
+    assert exc.value.field == field
+    assert store.list(SHOP) == []
+
+
+def test_unknown_shop_and_item(store: KnowledgeStore) -> None:
+    with pytest.raises(ShopNotFound):
+        store.upsert("nope", "p", kind="policy", title="T", text="x")
+    with pytest.raises(KnowledgeNotFound):
+        store.get(SHOP, "missing")
