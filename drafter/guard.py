@@ -247,7 +247,9 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
         if role == "dispatch":
             if negated:
                 continue  # "今天发不了" is an honest no, not a promise
-            if s.not_before and dm.day < s.not_before:
+            if iso in known_dates and not dm.relative and _COUNTERFACTUAL.search(before[-12:]):
+                claim("dispatch_date", dm.text, known_dates[iso])  # "本应在…前发出": the missed promise
+            elif s.not_before and dm.day < s.not_before:
                 claim("dispatch_date", dm.text, None,
                       f"cannot ship before {s.not_before.isoformat()} ({s.not_before_support})")
             elif iso in s.allowed_dates:

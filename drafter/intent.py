@@ -1,0 +1,191 @@
+"""What the buyer is asking: a rule/lexicon classifier for shipping messages (zh and en).
+
+Rules, not a model: the drafter must classify in well under a millisecond, offline, and an agent
+must be able to see *why* a message got its kind. Every lexicon below is one precompiled regex.
+
+The kind is decided by precedence, most specific first:
+change_request (a special request only the warehouse can grant) > urge (when does it ship) >
+logistics (where is the parcel / when does it arrive) > complaint (anger or a threat with no
+shipping question) > other. Threat and injection are independent flags: an urge with a refund
+threat stays an urge, with ``threat=True``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+Kind = Literal["urge", "logistics", "change_request", "complaint", "other"]
+
+
+class Intent(BaseModel):
+    # This JSON shape is part of the public draft result: keep field names and defaults.
+    kind: Kind
+    repeat: int = 0
+    language: Literal["zh", "en"] = "zh"
+    threat: bool = False
+    injection: bool = False
+
+
+def _rx(*parts: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in parts))
+
+
+_CARRIERS = r"顺丰|中通|圆通|申通|韵达|邮政|ems|京东快递|京东物流|极兔|德邦|百世|天天快递|宅急送"
+_WHEN = r"什么时候|什么时间|啥时候?|几时|何时|哪天|多久|多长时间|几天|大概|预计|最早|最迟|最晚"
+_DAY = r"今天|今日|今晚|今儿|明天|明日|明早|明晚|后天|当天|周[一二三四五六日天末]|星期.|礼拜."
+
+# JD corpus anonymisation placeholders ([数字x], [订单x], [ORDERID_10005095], #E-s[数字x]) carry no
+# meaning for intent; left in, their latin letters would also skew the language guess.
+_PLACEHOLDER = re.compile(r"#e-s\[[^\]]*\]|\[(?:[\u4e00-\u9fff]{1,6}x|orderid_\d+)\]|#e-s")
+# Compounds with 发 that are not dispatch (invoice, hair, sofa, "send me a photo"), and shipping *costs*:
+# masked first, so the short dispatch patterns below cannot fire on them.
+_NOT_DISPATCH = re.compile(
+    r"发票|头发|沙发|开发|发现|发生|发送|发布|发烧|发热|发霉|发黄|发错|发短信|发信息|发消息|发图|发照片|发视频|"
+    r"发链接|发个链接|出发|发给我看|发红包|发工资|free shipping"
+)
+
+_CHANGE = _rx(
+    rf"(?:改|换|更换|改成|换成)(?:发|用|走|成)?(?:{_CARRIERS}|别的快递|其他快递|其它快递|快递公司)",
+    rf"(?:能不能|能否|可不可以|可以|可否|能|麻烦|请)(?:给我|帮我|帮忙)?(?:发|走|用)(?:{_CARRIERS})",
+    rf"(?:发|走|用)(?:{_CARRIERS})(?:吗|么|嘛|可以|行|呢|的话)",
+    r"(?:改|换|修改|更改|更换)(?:一下|个)?(?:收货|送货|配送|收件)?地址|地址(?:写|填|弄)错",
+    r"(?:改|修改|更改|改成|改到|换到|推迟|延迟|延后|晚点|晚些|暂缓|先别)(?:一下|成|到)?.{0,8}(?:送到|送达|送货|配送|派送|发货|发)",
+    r"指定(?:快递|物流|日期|时间|.{0,4}(?:发|送))|加急|加钱|补差价|拆单|拆开发|分开发|合并发|一起发|就近发",
+    r"change (?:the |my )?(?:shipping |delivery )?(?:address|carrier|courier)|update (?:my |the )?address",
+    r"(?:ship|send) (?:it |them )?(?:with|via|by) (?:sf|dhl|fedex|ups|ems|express)|switch (?:to|the carrier)",
+    r"expedite|express shipping|rush (?:the |my )?order|different address|specific date|"
+    r"hold (?:the|my) (?:order|parcel)",
+)
+
+_URGE = _rx(
+    r"发货|发出|寄出|出库|出仓|发走|寄走|发件|备货|配货|打包",
+    r"催",
+    rf"(?:{_WHEN})(?:能|才能|可以|会|才|再|给我|给|帮我|安排)?(?:发|寄)",
+    r"(?:快|早|尽快|赶紧|马上|抓紧|赶快)(?:点|些|一点)?(?:给我|帮我|帮忙)?(?:发|寄|安排)|发(?:快|早)(?:点|些)",
+    r"(?:还|怎么|咋|为啥|为什么|都|是不是|是否)(?:没|不|没有|还没|还不|未)(?:给我)?(?:发|寄)",
+    r"(?:能|可以|会|要|准备|已经)(?:发|寄)(?:了)?(?:吗|么|嘛|不|没|呢|啊|吧)",
+    r"发(?:了)?(?:吗|么|嘛|没)|没发|不发|未发",
+    rf"(?:{_DAY})(?:能|可以|会|就|还能|可不可以|能不能|能否|一定要|要)?(?:发|寄)",
+    rf"(?:{_WHEN}).{{0,6}}有货|缺货|补货|没货|断货|调货|调到",
+    r"预售|定金|尾款",
+    r"\bship|\bdispatch|\bsent out|\bsend (?:it |them |my order )?out|\bmail(?:ed)? out|\bbeen sent",
+    r"\bhurry|\basap\b|\bspeed (?:it )?up",
+)
+
+_LOGISTICS = _rx(
+    r"物流|快递|(?<!订)单号|运单|包裹|派送|配送|送货|送到|送达|送过来|送来|送过去|到货|签收|收到(?:货|了?[吗么嘛没])|(?:没有?|只|才)收到|未收到|收货|揽收|揽件|"
+    r"站点|驿站|快递员|配送员|送货员|自提|在途|运输|中转|分拣|催件",
+    _CARRIERS,
+    r"到哪|到了哪|在哪(?:里|儿)?了|(?:货|东西|件|包裹|订单)(?:现在)?在哪|什么地方了|哪儿了|到(?:了)?没",
+    rf"(?:{_WHEN}|几点)(?:能|才能|可以|会)?(?:到|送|拿到|收)",
+    rf"(?:{_DAY}|上午|下午|晚上|中午)[^，。!?！？]{{0,6}}(?:到|送|拿到|收)",
+    r"没到|还没到|没送|拿不到|收不到|收不了|没动|不动|没更新|不更新|没有更新|没信息|没有信息|没消息|没动静|没有动静",
+    r"\btrack|where is my|where's my|\barriv|\bdeliver|\breceiv|\bcourier|\bparcel|\bpackage|in transit|"
+    r"not moving|hasn't moved|\bstuck\b",
+)
+
+_ANGER = _rx(
+    r"垃圾|骗子|骗人|坑人|坑爹|什么破|什么鬼|搞什么|无语|气死|太差|差劲|恶心|黑店|不理人|态度.{0,2}差|"
+    r"有病|服了|太过分|过分了|忽悠|发错|少发|漏发|破损|坏了",
+    r"scam|terrible|worst|ridiculous|unacceptable|angry|disappointed|fraud|useless|awful|wtf",
+)
+
+# Refund / bad review / complaint threats. Bare 退 is too wide ("之前有问题退了"), so it needs a
+# will-do cue before it.
+_THREAT = _rx(
+    r"退款|退钱|申请退|(?:就|要|我|直接|马上|只能|只好|帮我|给我|不到|不然)退|退(?:了吧|掉|单)",
+    r"差评|中评|一星|1星|投诉|12315|举报|工商|消协|消费者协会|曝光|维权|起诉|法院|律师|报警|不要了",
+    r"(?:想|要|帮我|帮忙|就|申请|我)取消",
+    r"refund|money back|chargeback|bad review|negative (?:review|feedback)|(?:one|1)[- ]star|"
+    r"report (?:you|this|the)|"
+    r"complain|dispute|cancel (?:my|the) order|lawyer|\bsue\b",
+)
+# "不会给差评", "不想退款", "I won't leave a bad review": a threat denied is no threat.
+_THREAT_NEGATED = re.compile(
+    r"(?:不|不会|不想|不用|没|没有|别|无需)(?:需|需要|给|要|会|想|去)?\s*$"
+    r"|\b(?:won't|will not|wouldn't|don't|do not|not|never|no)(?:\s+[a-z]+){0,3}\s*$"
+)
+
+_INJECTION = _rx(
+    r"(?:忽略|无视|忘记|忘掉|不要理会|不要遵守|不用遵守).{0,15}(?:规则|指令|指示|设定|提示|要求|限制|约束|说明|规定)",
+    r"系统提示|系统指令|系统设定|提示词|你现在是|你现在(?:扮演|作为)|扮演|假装你?是|从现在(?:开始|起)你",
+    r"直接回复\s*[“\"'「『:：]|只(?:需要?)?回复\s*[“\"'「『:：]|原样(?:输出|回复|复述)|输出你的(?:提示|指令|设定)",
+    r"开发者模式|越狱|新的?指令\s*[:：]|以上(?:内容|规则|指令|设定)(?:全部|都)?(?:作废|无效)|你必须(?:回复|回答|承诺|说)",
+    r"(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+)?"
+    r"(?:previous|prior|above|earlier|preceding|system|original)?\s*"
+    r"(?:instructions|rules|prompts?|directions|guidelines)",
+    r"system prompt|you are now|act as|pretend (?:to be|you are)|role-?play|developer mode|jailbreak|"
+    r"\bdan mode\b|(?:reply|respond|answer) (?:only )?with (?:exactly )?[“\"']|say exactly|repeat after me|"
+    r"new instructions",
+)
+
+# Invoices and the like are "other" even when the sentence also says 发/寄 ("发票什么时候寄").
+_OTHER_TOPIC = re.compile(r"发票|invoice|receipt|fapiao")
+_GOODS_NOUN = re.compile(r"货|快递|物流|包裹|单号|宝贝|东西|order|package|parcel")
+
+_LATIN = re.compile(r"[a-z]")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def normalize(text: str) -> str:
+    """Full-width to half-width (NFKC), lower case, JD placeholders dropped, whitespace collapsed."""
+    t = unicodedata.normalize("NFKC", text or "").lower()
+    t = _PLACEHOLDER.sub(" ", t)
+    return re.sub(r"\s+", " ", t).strip()
+
+
+def _language(t: str) -> Literal["zh", "en"]:
+    # A Chinese character carries about as much as two or three latin letters; "mostly latin" is
+    # therefore judged with that weight (so "米9se 什么时候到货" stays zh, "ok" is en).
+    latin, cjk = len(_LATIN.findall(t)), len(_CJK.findall(t))
+    return "en" if latin > 2 * cjk else "zh"
+
+
+def _threat(t: str) -> bool:
+    return any(not _THREAT_NEGATED.search(t[max(0, m.start() - 24) : m.start()]) for m in _THREAT.finditer(t))
+
+
+def _kind(t: str, threat: bool) -> Kind:
+    masked = _NOT_DISPATCH.sub("#", t)
+    if _OTHER_TOPIC.search(t) and not _GOODS_NOUN.search(_OTHER_TOPIC.sub("#", t)):
+        return "other"
+    if _CHANGE.search(masked):
+        return "change_request"
+    if _URGE.search(masked):
+        return "urge"
+    if _LOGISTICS.search(masked):
+        return "logistics"
+    if threat or _ANGER.search(t):
+        return "complaint"
+    return "other"
+
+
+def _turns(context: Iterable[Any] | None) -> Iterable[tuple[str | None, str]]:
+    for item in context or ():
+        if isinstance(item, dict):
+            yield item.get("role"), str(item.get("text") or "")
+        elif isinstance(item, str):  # role unknown (e.g. the JDDC 2018 pairs): never counted
+            yield None, item
+
+
+def classify(message: str, context: list[dict] | None = None) -> Intent:
+    """Classify one buyer message; ``repeat`` counts the earlier buyer turns that were urges."""
+    t = normalize(message)
+    threat = _threat(t)
+    repeat = 0
+    for role, text in _turns(context):
+        if role == "buyer":
+            ct = normalize(text)
+            repeat += _kind(ct, _threat(ct)) == "urge"
+    return Intent(
+        kind=_kind(t, threat),
+        repeat=repeat,
+        language=_language(t),
+        threat=threat,
+        injection=bool(_INJECTION.search(t)),
+    )

@@ -1,0 +1,83 @@
+"""The CLI as a user runs it: demo seed, keys, orders, kb, draft."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data = tmp_path / "data"
+    monkeypatch.setenv("REPLYDESK_DATA_DIR", str(data))
+    monkeypatch.delenv("REPLYDESK_DATABASE_URL", raising=False)
+    monkeypatch.delenv("REPLYDESK_CHROMA_URL", raising=False)
+    yield data
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
+def run(*args: str) -> str:
+    r = CliRunner().invoke(app, list(args))
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def test_seed_prints_the_same_two_keys_every_time(env: Path) -> None:
+    first = run("demo", "seed")
+    keys = [line for line in first.splitlines() if line.startswith(("agent key: ", "manager key: "))]
+    assert len(keys) == 2
+    again = run("demo", "seed")
+    assert [line for line in again.splitlines() if " key: " in line] == keys
+    mode = stat.S_IMODE(os.stat(env / "demo-keys.txt").st_mode)
+    assert mode == 0o600
+    ids = [line.split("\t")[0] for line in run("demo", "orders").splitlines()]
+    assert len(ids) >= 12 and ids[0] == "T1001"
+    assert "ship-time" in run("kb", "list")
+
+
+def test_keys_create_prints_the_key_last(env: Path) -> None:
+    run("demo", "seed")
+    out = CliRunner().invoke(app, ["keys", "create", "--shop", "demo", "--role", "manager"])
+    assert out.exit_code == 0
+    key = out.stdout.strip().splitlines()[-1]
+    assert key.startswith("rdk_") and len(key) > 30
+    listed = run("keys", "list", "--shop", "demo")
+    assert listed.count("\tmanager\t") == 2
+    bad = CliRunner().invoke(app, ["keys", "create", "--shop", "demo", "--role", "boss"])
+    assert bad.exit_code == 1 and "role must be one of" in bad.output
+    nope = CliRunner().invoke(app, ["keys", "create", "--shop", "ghost", "--role", "agent"])
+    assert nope.exit_code == 1 and "does not exist" in nope.output
+
+
+def test_draft_and_order_update_from_the_cli(env: Path, tmp_path: Path) -> None:
+    run("demo", "seed")
+    res = json.loads(run("draft", "--order", "T1006", "发货了吗？单号多少"))
+    assert "78812345678901" in res["text"] and res["guard"]["ok"]
+    run("orders", "update", "T1010", '{"status": "TRADE_CLOSED"}')
+    ctx = tmp_path / "ctx.json"
+    ctx.write_text(json.dumps([{"role": "buyer", "text": "什么时候发货"}, {"role": "agent", "text": "亲，马上"}]),
+                   encoding="utf-8")
+    res = json.loads(run("draft", "--order", "T1010", "--context", str(ctx), "还没发？"))
+    assert res["needs_human"] and res["intent"]["repeat"] == 1
+    bad = CliRunner().invoke(app, ["orders", "update", "T1010", "{not json"])
+    assert bad.exit_code == 2
+
+
+def test_kb_import_export_check_reindex(env: Path, tmp_path: Path) -> None:
+    run("demo", "seed")
+    out_dir = tmp_path / "export"
+    run("kb", "export", str(out_dir))
+    assert (out_dir / "ship-time.md").is_file()
+    assert json.loads(run("kb", "import", str(out_dir))) == {"created": 0, "updated": 0, "unchanged": len(
+        list(out_dir.glob("*.md")))}
+    assert "indexed" in run("kb", "reindex", "--shop", "demo")
+    assert json.loads(run("kb", "check", "--shop", "demo"))["ok"] is True
