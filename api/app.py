@@ -96,9 +96,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         app.state.container = container
     errors.install(app)
 
-    from api.routes import drafts, health, keys, orders
+    from api.routes import drafts, feedback, health, keys, orders
 
-    for r in (health.router, drafts.router, orders.router, keys.router):
+    for r in (health.router, drafts.router, orders.router, keys.router, feedback.router):
         app.include_router(r)
+    if settings.metrics == "on":
+        from fastapi.responses import Response
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        from api.metrics import Metrics
+
+        app.state.metrics = Metrics()
+
+        @app.get("/metrics", include_in_schema=False)
+        def metrics() -> Response:
+            return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
     app.add_middleware(RequestLimits)
     return app

@@ -11,6 +11,8 @@ from core.clock import Clock, SystemClock
 from core.db import make_engine, migrate
 from core.settings import Settings
 from drafter.drafts import DraftStore
+from drafter.feedback import FeedbackLog
+from drafter.review import Review
 from drafter.pipeline import DraftServices
 from knowledge.demo_orders import DemoOrderStore
 from knowledge.shops import ShopStore
@@ -29,6 +31,8 @@ class Container:
     orders: Any
     drafts: DraftStore
     keys: Any
+    review: Review
+    feedback: FeedbackLog
     service: Any = None      # knowledge writes that keep the index in step
     retriever: Any = None
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
@@ -47,7 +51,8 @@ class Container:
         knowledge = KnowledgeStore(engine, clock)
         c = cls(settings=settings, clock=clock, engine=engine, shops=ShopStore(engine, clock),
                 knowledge=knowledge, orders=orders or DemoOrderStore(engine, clock),
-                drafts=DraftStore(engine, clock), keys=KeyStore(engine, clock))
+                drafts=DraftStore(engine, clock), keys=KeyStore(engine, clock), review=Review(engine, clock),
+                feedback=FeedbackLog(engine))
         if with_index:
             c.service, c.retriever = build_index(settings, knowledge)
         return c

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from core.db import metadata
+from core.db import UTCDateTime, metadata
 
 shops = sa.Table(
     "shops", metadata,
@@ -17,7 +17,7 @@ shops = sa.Table(
     sa.Column("settings_json", sa.Text, nullable=False),
     sa.Column("settings_revision", sa.Integer, nullable=False, server_default="1"),
     sa.Column("knowledge_counter", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 shop_settings_revisions = sa.Table(
@@ -25,7 +25,7 @@ shop_settings_revisions = sa.Table(
     sa.Column("shop_id", sa.String(64), sa.ForeignKey("shops.id"), primary_key=True),
     sa.Column("revision", sa.Integer, primary_key=True),
     sa.Column("settings_json", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("author", sa.String(100)),
 )
 
@@ -36,8 +36,8 @@ knowledge_items = sa.Table(
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("current_revision", sa.Integer, nullable=False),
     sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 knowledge_revisions = sa.Table(
@@ -49,10 +49,10 @@ knowledge_revisions = sa.Table(
     sa.Column("title", sa.String(200), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("tags_json", sa.Text, nullable=False, server_default="[]"),
-    sa.Column("valid_from", sa.DateTime(timezone=True)),
-    sa.Column("valid_to", sa.DateTime(timezone=True)),
+    sa.Column("valid_from", UTCDateTime()),
+    sa.Column("valid_to", UTCDateTime()),
     sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("author", sa.String(100)),
     sa.ForeignKeyConstraint(["shop_id", "item_id"], ["knowledge_items.shop_id", "knowledge_items.id"]),
 )
@@ -63,7 +63,7 @@ orders = sa.Table(
     sa.Column("order_id", sa.String(64), primary_key=True),
     sa.Column("facts_json", sa.Text, nullable=False),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 api_keys = sa.Table(
@@ -73,9 +73,9 @@ api_keys = sa.Table(
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("key_hash", sa.String(128), nullable=False, unique=True),
     sa.Column("label", sa.String(200)),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True)),
-    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime()),
+    sa.Column("revoked_at", UTCDateTime()),
 )
 
 drafts = sa.Table(
@@ -90,6 +90,31 @@ drafts = sa.Table(
     sa.Column("context_json", sa.Text, nullable=False),
     sa.Column("result_json", sa.Text, nullable=False),
     sa.Column("created_by", sa.String(32)),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # 0002: review lifecycle
+    sa.Column("situation_json", sa.Text),
+    sa.Column("final_text", sa.Text),
+    sa.Column("decided_at", UTCDateTime()),
+    sa.Column("decided_by", sa.String(32)),
+    sa.Column("reject_reason", sa.String(40)),
+    sa.Column("note", sa.Text),
+)
+
+# 0002: append-only; rows are never updated or deleted, and hold only redacted text.
+feedback_events = sa.Table(
+    "feedback_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("shop_id", sa.String(64), nullable=False),
+    sa.Column("event", sa.String(20), nullable=False),
+    sa.Column("draft_id", sa.String(40), nullable=False),
+    sa.Column("key_id", sa.String(32)),
+    sa.Column("prompt_name", sa.String(100)),
+    sa.Column("prompt_version", sa.String(40)),
+    sa.Column("prompt_hash", sa.String(80)),
+    sa.Column("composer", sa.String(20)),
+    sa.Column("model", sa.String(200)),
+    sa.Column("intent_kind", sa.String(20)),
+    sa.Column("payload_json", sa.Text, nullable=False),
 )

@@ -1,42 +1,58 @@
-"""Stored drafts: what the agent reviews. The raw buyer text lives only here."""
+"""Stored drafts: what agents review. The raw buyer text lives only here (a retention job may purge it)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.clock import Clock
 from core.db import utc
-from core.ids import new_id
+from core.errors import InvalidInput
 from core.tables import drafts
 from drafter.errors import DraftNotFound
-from drafter.request import DraftRequest
 from drafter.result import DraftResult
+from drafter.situation import Situation
+
+STATUSES = ("pending", "approved", "rejected", "sent", "superseded")
+
+
+class DraftItem(DraftResult):
+    """A stored draft as the review queue shows it: the result plus what it answered."""
+
+    order_id: str
+    message: str
+    context: list[dict[str, Any]] = []
+    created_at: datetime
+    final_text: str | None = None
+    reject_reason: str | None = None
+    note: str | None = None
+
+
+def to_result(row: sa.Row) -> DraftResult:
+    return DraftResult.model_validate_json(row.result_json).model_copy(update={"status": row.status})
+
+
+def to_item(row: sa.Row) -> DraftItem:
+    data = json.loads(row.result_json)
+    data.update(status=row.status, order_id=row.order_id, message=row.message, context=json.loads(row.context_json),
+                created_at=utc(row.created_at), final_text=row.final_text, reject_reason=row.reject_reason,
+                note=row.note)
+    return DraftItem.model_validate(data)
+
+
+def situation_of(row: sa.Row) -> Situation | None:
+    return Situation.model_validate_json(row.situation_json) if row.situation_json else None
 
 
 class DraftStore:
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self.engine = engine
         self.clock = clock
-
-    def save(self, shop_id: str, request: DraftRequest, result: DraftResult,
-             created_by: str | None = None) -> DraftResult:
-        now = self.clock.now()
-        stored = result.model_copy(update={"id": new_id("d", now), "status": "pending"})
-        with self.engine.begin() as conn:
-            conn.execute(drafts.insert().values(
-                id=stored.id, shop_id=shop_id, order_id=request.order_id, status="pending",
-                intent_kind=stored.intent.kind, composer=stored.composer, message=request.message,
-                context_json=json.dumps([c.model_dump(mode="json") for c in request.context], ensure_ascii=False),
-                result_json=stored.model_dump_json(), created_by=created_by, created_at=now, updated_at=now))
-        return stored
-
-    def get(self, shop_id: str, draft_id: str) -> DraftResult:
-        row = self.row(shop_id, draft_id)
-        return DraftResult.model_validate_json(row.result_json).model_copy(update={"status": row.status})
 
     def row(self, shop_id: str, draft_id: str) -> sa.Row:
         with self.engine.connect() as conn:
@@ -45,5 +61,38 @@ class DraftStore:
             raise DraftNotFound(f"draft {draft_id!r} not found")
         return row
 
-    def created_at(self, shop_id: str, draft_id: str) -> datetime:
-        return utc(self.row(shop_id, draft_id).created_at)  # type: ignore[return-value]
+    def get(self, shop_id: str, draft_id: str) -> DraftResult:
+        return to_result(self.row(shop_id, draft_id))
+
+    def item(self, shop_id: str, draft_id: str) -> DraftItem:
+        return to_item(self.row(shop_id, draft_id))
+
+    def list(self, shop_id: str, *, status: str | None = "pending", limit: int = 20,
+             cursor: str | None = None) -> tuple[list[DraftItem], str | None]:
+        """Newest first, keyset-paginated (a cursor stays valid while new drafts arrive)."""
+        if status is not None and status not in STATUSES:
+            raise InvalidInput(f"status must be one of {', '.join(STATUSES)}", field="status")
+        q = sa.select(drafts).where(drafts.c.shop_id == shop_id)
+        if status:
+            q = q.where(drafts.c.status == status)
+        if cursor:
+            at, did = _decode(cursor)
+            q = q.where(sa.or_(drafts.c.created_at < at, sa.and_(drafts.c.created_at == at, drafts.c.id < did)))
+        q = q.order_by(drafts.c.created_at.desc(), drafts.c.id.desc()).limit(limit + 1)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        items = [to_item(r) for r in rows[:limit]]
+        nxt = _encode(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
+        return items, nxt
+
+
+def _encode(at: datetime, draft_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{utc(at).isoformat()}|{draft_id}".encode()).decode()  # type: ignore[union-attr]
+
+
+def _decode(cursor: str) -> tuple[datetime, str]:
+    try:
+        at, did = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(at), did
+    except Exception as exc:
+        raise InvalidInput("cursor is not one this API gave out", field="cursor") from exc

@@ -30,7 +30,7 @@ from knowledge.shop_settings import ShopSettings
 
 log = logging.getLogger("replydesk.pipeline")
 
-__all__ = ["DraftServices", "draft", "gather_facts"]
+__all__ = ["DraftServices", "draft", "gather_facts", "run"]
 
 
 class _Retriever(Protocol):
@@ -98,6 +98,13 @@ def gather_facts(orders: OrderSource, executor: ThreadPoolExecutor, shop_id: str
 def draft(request: DraftRequest, shop_id: str, services: DraftServices, *,
           facts_override: Callable[[], tuple[OrderFacts | None, str | None]] | None = None) -> DraftResult:
     """Draft a reply. ``facts_override`` lets eval hand in a scenario's order or error."""
+    return run(request, shop_id, services, facts_override=facts_override)[0]
+
+
+def run(request: DraftRequest, shop_id: str, services: DraftServices, *,
+        facts_override: Callable[[], tuple[OrderFacts | None, str | None]] | None = None,
+        ) -> tuple[DraftResult, Situation]:
+    """The draft and the situation it was checked against (kept to re-check an agent's edit)."""
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     clock = services.clock
@@ -165,7 +172,7 @@ def draft(request: DraftRequest, shop_id: str, services: DraftServices, *,
         human_reason=reason, citations=comp.citations, commitments=commitments, actions=comp.actions,
         guard=report, prompt=comp.prompt, facts=facts.model_dump(mode="json") if facts else None,
         order_error=order_error, timings_ms=timings,  # type: ignore[arg-type]
-    )
+    ), situation
 
 
 def _numbers_in(message: str, context: list[dict]) -> list[str]:

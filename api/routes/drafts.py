@@ -1,27 +1,103 @@
-"""Drafts: create one for a buyer message, read it back."""
+"""Drafts: create one for a buyer message, the review queue, and the agent's decisions."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ContainerDep, Principal
-from drafter.pipeline import draft
-from drafter.request import DraftRequest
-from drafter.result import DraftResult
+from drafter.drafts import DraftItem
+from drafter.guard import Violation
+from drafter.pipeline import run
+from drafter.request import MAX_MESSAGE, DraftRequest
+from drafter.review import RejectReason
 
 router = APIRouter(prefix="/v1/drafts", tags=["drafts"])
 
 
-@router.post("", status_code=201, response_model=DraftResult)
-def create_draft(body: DraftRequest, key: Principal, c: ContainerDep) -> DraftResult:
+class DraftPage(BaseModel):
+    items: list[DraftItem]
+    next_cursor: str | None
+
+
+class ApproveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    final_text: str | None = Field(default=None, max_length=MAX_MESSAGE)
+
+
+class RejectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: RejectReason
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class DecisionOut(BaseModel):
+    draft: DraftItem
+    event: str | None = Field(description="The event logged; null when this repeated an earlier decision")
+    warnings: list[Violation] = []
+
+
+def _metrics(request: Request):  # type: ignore[no-untyped-def]
+    return getattr(request.app.state, "metrics", None)
+
+
+@router.post("", status_code=201, response_model=DraftItem)
+def create_draft(body: DraftRequest, key: Principal, c: ContainerDep, request: Request) -> DraftItem:
     """Draft a reply to ``message`` for ``order_id``; stored as pending for a human to review.
 
     An unknown order is not an error of the request: the draft says so honestly.
     """
-    result = draft(body, key.shop_id, c.draft_services())
-    return c.drafts.save(key.shop_id, body, result, created_by=key.id)
+    c.shops.get(key.shop_id)
+    result, situation = run(body, key.shop_id, c.draft_services())
+    item = c.review.create(key.shop_id, body, result, situation, key.id)
+    if (m := _metrics(request)) is not None:
+        m.observe_draft(result)
+        m.decisions.labels("draft_created").inc()
+    return item
 
 
-@router.get("/{draft_id}", response_model=DraftResult)
-def get_draft(draft_id: str, key: Principal, c: ContainerDep) -> DraftResult:
-    return c.drafts.get(key.shop_id, draft_id)
+@router.get("", response_model=DraftPage)
+def list_drafts(key: Principal, c: ContainerDep,
+                status: Literal["pending", "approved", "rejected", "sent", "superseded", "all"] = "pending",
+                limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                cursor: Annotated[str | None, Query(max_length=200)] = None) -> DraftPage:
+    """The review queue, newest first."""
+    items, nxt = c.drafts.list(key.shop_id, status=None if status == "all" else status, limit=limit, cursor=cursor)
+    return DraftPage(items=items, next_cursor=nxt)
+
+
+@router.get("/{draft_id}", response_model=DraftItem)
+def get_draft(draft_id: str, key: Principal, c: ContainerDep) -> DraftItem:
+    return c.drafts.item(key.shop_id, draft_id)
+
+
+def _out(d, request: Request) -> DecisionOut:  # type: ignore[no-untyped-def]
+    if d.event and (m := _metrics(request)) is not None:
+        m.decisions.labels(d.event).inc()
+    return DecisionOut(draft=d.draft, event=d.event, warnings=d.warnings)
+
+
+@router.post("/{draft_id}/approve", response_model=DecisionOut)
+def approve(draft_id: str, key: Principal, c: ContainerDep, request: Request,
+            body: ApproveBody | None = None) -> DecisionOut:
+    """Approve as is, or with an edited ``final_text`` (checked again; its warnings are returned)."""
+    return _out(c.review.approve(key.shop_id, draft_id, body.final_text if body else None, key.id), request)
+
+
+@router.post("/{draft_id}/reject", response_model=DecisionOut)
+def reject(draft_id: str, body: RejectBody, key: Principal, c: ContainerDep, request: Request) -> DecisionOut:
+    return _out(c.review.reject(key.shop_id, draft_id, body.reason, body.note, key.id), request)
+
+
+@router.post("/{draft_id}/inserted", response_model=DecisionOut)
+def inserted(draft_id: str, key: Principal, c: ContainerDep, request: Request) -> DecisionOut:
+    """The approved text was put into the chat input box."""
+    return _out(c.review.inserted(key.shop_id, draft_id, key.id), request)
+
+
+@router.post("/{draft_id}/sent", response_model=DecisionOut)
+def sent(draft_id: str, key: Principal, c: ContainerDep, request: Request) -> DecisionOut:
+    """The agent confirms the reply went out to the buyer."""
+    return _out(c.review.sent(key.shop_id, draft_id, key.id), request)

@@ -41,3 +41,17 @@ def test_postgres_runs_the_same_migrations(pg_schema_url: str) -> None:
 def test_utc_attaches_utc_to_naive_values() -> None:
     assert utc(datetime(2026, 1, 1)) == datetime(2026, 1, 1, tzinfo=UTC)
     assert utc(None) is None
+
+
+def test_timestamps_round_trip_in_utc_on_sqlite(tmp_path: Path) -> None:
+    from datetime import timedelta, timezone
+
+    eng = make_engine(f"sqlite:///{tmp_path}/tz.db")
+    migrate(eng)
+    beijing = datetime(2026, 11, 12, 15, 10, tzinfo=timezone(timedelta(hours=8)))
+    ShopStore(eng, FixedClock(beijing)).ensure("s")
+    ks = KnowledgeStore(eng, FixedClock(beijing))
+    ks.upsert("s", "n", kind="notice", title="t", text="x", valid_from=beijing, valid_to=beijing + timedelta(days=1))
+    doc = ks.get("s", "n")
+    assert doc.created_at == beijing and doc.valid_from == beijing
+    assert doc.created_at.utcoffset() == timedelta(0)

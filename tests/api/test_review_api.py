@@ -1,0 +1,64 @@
+"""Decisions, the queue, stats, export and /metrics over HTTP."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import auth
+
+
+def _draft(client: TestClient, key: str, order_id: str, message: str = "怎么还不发货") -> dict:
+    r = client.post("/v1/drafts", json={"order_id": order_id, "message": message}, headers=auth(key))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_queue_decisions_stats_export(client: TestClient, demo: dict[str, str], clock) -> None:
+    a = demo["agent"]
+    ids = []
+    for oid in ("T1001", "T1004", "T1006", "T1007"):
+        ids.append(_draft(client, a, oid)["id"])
+        clock.advance(seconds=10)
+    page = client.get("/v1/drafts?status=pending&limit=3", headers=auth(a)).json()
+    assert [i["id"] for i in page["items"]] == ids[::-1][:3] and page["next_cursor"]
+    rest = client.get(f"/v1/drafts?status=pending&limit=3&cursor={page['next_cursor']}", headers=auth(a)).json()
+    assert [i["id"] for i in rest["items"]] == [ids[0]] and rest["next_cursor"] is None
+    assert page["items"][0]["message"] == "怎么还不发货" and page["items"][0]["order_id"] == "T1007"
+
+    r = client.post(f"/v1/drafts/{ids[0]}/approve", headers=auth(a))
+    assert r.status_code == 200 and r.json()["event"] == "approved"
+    assert client.post(f"/v1/drafts/{ids[0]}/approve", json={}, headers=auth(a)).json()["event"] is None
+    text = client.get(f"/v1/drafts/{ids[1]}", headers=auth(a)).json()["text"]
+    r = client.post(f"/v1/drafts/{ids[1]}/approve", json={"final_text": text + "明天一定到！"}, headers=auth(a))
+    assert r.json()["event"] == "edited" and any(w["kind"] == "delivery_date" for w in r.json()["warnings"])
+    r = client.post(f"/v1/drafts/{ids[2]}/reject", json={"reason": "wrong_tone", "note": "太长"}, headers=auth(a))
+    assert r.status_code == 200 and r.json()["draft"]["status"] == "rejected"
+
+    # illegal transitions and bad bodies
+    r = client.post(f"/v1/drafts/{ids[2]}/approve", headers=auth(a))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
+    assert client.post(f"/v1/drafts/{ids[3]}/reject", json={"reason": "meh"}, headers=auth(a)).status_code == 422
+    assert client.post(f"/v1/drafts/{ids[3]}/sent", headers=auth(a)).status_code == 409
+    assert client.post("/v1/drafts/d_nope/approve", headers=auth(a)).status_code == 404
+    assert client.post(f"/v1/drafts/{ids[0]}/approve", headers=auth(demo["other-agent"])).status_code == 404
+    assert client.get("/v1/drafts?cursor=garbage", headers=auth(a)).status_code == 422
+    assert client.post(f"/v1/drafts/{ids[0]}/inserted", headers=auth(a)).json()["event"] == "inserted"
+    assert client.post(f"/v1/drafts/{ids[0]}/sent", headers=auth(a)).json()["draft"]["status"] == "sent"
+
+    assert client.get("/v1/feedback/stats", headers=auth(a)).status_code == 403
+    s = client.get("/v1/feedback/stats", headers=auth(demo["manager"])).json()
+    assert (s["total_drafts"], s["approved"], s["edited"], s["rejected"]) == (4, 1, 1, 1)
+    assert s["rejection_reasons"] == {"wrong_tone": 1}
+    r = client.get("/v1/feedback/export", headers=auth(demo["manager"]))
+    assert r.headers["content-type"].startswith("application/x-ndjson")
+    events = [json.loads(line) for line in r.text.splitlines()]
+    assert [e["event"] for e in events] == ["draft_created"] * 4 + ["approved", "edited", "rejected", "inserted", "sent"]
+    assert all(e["prompt"]["hash"].startswith("sha256:") for e in events)
+    other = client.get("/v1/feedback/export", headers=auth(demo["other-manager"])).text
+    assert other == ""
+
+    m = client.get("/metrics").text
+    assert 'replydesk_decisions_total{event="edited"} 1.0' in m
+    assert "replydesk_drafts_total" in m and "replydesk_draft_step_seconds_bucket" in m

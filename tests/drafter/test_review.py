@@ -1,0 +1,131 @@
+"""The lifecycle and the feedback log on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from core.clock import FixedClock
+from core.db import make_engine, migrate
+from drafter.errors import IllegalTransition
+from drafter.feedback import FeedbackLog, edit_distance
+from drafter.pipeline import DraftServices, run
+from drafter.request import DraftRequest
+from drafter.review import Review
+from knowledge.demo_orders import DemoOrderStore, demo_orders
+from knowledge.shop_settings import ShopSettings
+from knowledge.shops import ShopStore
+from knowledge.store import KnowledgeStore
+
+CST = timezone(timedelta(hours=8))
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    clock = FixedClock(datetime(2026, 11, 12, 11, tzinfo=CST))
+    engine = make_engine(f"sqlite:///{tmp_path}/r.db")
+    migrate(engine)
+    ShopStore(engine, clock).ensure("demo", settings=ShopSettings())
+    orders = DemoOrderStore(engine, clock)
+    for f, _ in demo_orders(clock.now(), ShopSettings()):
+        orders.put("demo", f)
+    services = DraftServices(shops=ShopStore(engine, clock), knowledge=KnowledgeStore(engine, clock), orders=orders,
+                             clock=clock)
+    review = Review(engine, clock)
+
+    def new(order_id: str = "T1006", message: str = "发货了吗？我的电话13812345678") -> str:
+        req = DraftRequest(order_id=order_id, message=message)
+        result, situation = run(req, "demo", services)
+        return review.create("demo", req, result, situation, "k1").id  # type: ignore[return-value]
+
+    yield review, FeedbackLog(engine), clock, new
+    services.executor.shutdown()
+
+
+def test_approve_as_is_is_idempotent(world) -> None:
+    review, log, clock, new = world
+    d = new()
+    first = review.approve("demo", d, None, "k1")
+    assert first.event == "approved" and first.draft.status == "approved"
+    again = review.approve("demo", d, None, "k1")
+    assert again.event is None and again.draft.status == "approved"
+    assert [e["event"] for e in log.events("demo")] == ["draft_created", "approved"]
+    with pytest.raises(IllegalTransition):
+        review.approve("demo", d, "another text", "k1")
+    with pytest.raises(IllegalTransition):
+        review.reject("demo", d, "wrong_tone", None, "k1")
+
+
+def test_edit_is_guarded_again_and_logged_with_a_diff(world) -> None:
+    review, log, clock, new = world
+    d = new()
+    item = review.store.item("demo", d)
+    dishonest = item.text + "明天一定送到！"
+    dec = review.approve("demo", d, dishonest, "k1")
+    assert dec.event == "edited" and dec.draft.final_text == dishonest
+    assert "delivery_date" in {w.kind for w in dec.warnings}
+    ev = [e for e in log.events("demo") if e["event"] == "edited"][0]
+    assert ev["edit_distance"] == len("明天一定送到！") and "+" in ev["diff"] and ev["warnings"]
+
+
+def test_reject_with_reason_then_illegal_moves(world) -> None:
+    review, log, clock, new = world
+    d = new()
+    dec = review.reject("demo", d, "wrong_tone", "太生硬", "k2")
+    assert dec.draft.status == "rejected" and dec.draft.reject_reason == "wrong_tone"
+    assert review.reject("demo", d, "wrong_tone", None, "k2").event is None
+    with pytest.raises(IllegalTransition):
+        review.approve("demo", d, None, "k2")
+    with pytest.raises(IllegalTransition):
+        review.sent("demo", d, "k2")
+    from core.errors import InvalidInput
+    with pytest.raises(InvalidInput):
+        review.reject("demo", new("T1001"), "because", None, "k2")
+
+
+def test_inserted_and_sent_are_separate_events(world) -> None:
+    review, log, clock, new = world
+    d = new()
+    with pytest.raises(IllegalTransition):
+        review.inserted("demo", d, "k1")
+    review.approve("demo", d, None, "k1")
+    review.inserted("demo", d, "k1")
+    assert review.sent("demo", d, "k1").draft.status == "sent"
+    assert review.sent("demo", d, "k1").event is None
+    assert [e["event"] for e in log.events("demo")] == ["draft_created", "approved", "inserted", "sent"]
+
+
+def test_a_newer_draft_supersedes_older_pending_ones(world) -> None:
+    review, log, clock, new = world
+    old = new("T1003", "怎么还不发货")
+    clock.advance(minutes=1)
+    newer = new("T1003", "还没发？")
+    assert review.store.item("demo", old).status == "superseded"
+    assert review.store.item("demo", newer).status == "pending"
+    with pytest.raises(IllegalTransition):
+        review.approve("demo", old, None, "k1")
+    assert [e["event"] for e in log.events("demo")] == ["draft_created", "superseded", "draft_created"]
+
+
+def test_log_is_redacted_and_stats_add_up(world) -> None:
+    review, log, clock, new = world
+    a, b, c = new("T1006"), new("T1001", "今天能发吗"), new("T1004", "我的快递到哪了")
+    clock.advance(seconds=30)
+    review.approve("demo", a, None, "k1")
+    clock.advance(seconds=30)
+    review.approve("demo", b, review.store.item("demo", b).text + "谢谢", "k1")
+    review.reject("demo", c, "wrong_facts", "电话13900001111", "k1")
+    dump = json.dumps(list(log.events("demo")), ensure_ascii=False)
+    assert "13812345678" not in dump and "13900001111" not in dump and "[电话]" in dump
+    s = log.stats("demo")
+    assert (s["total_drafts"], s["approved"], s["edited"], s["rejected"]) == (3, 1, 1, 1)
+    assert s["approval_rate"] == round(2 / 3, 4) and s["edit_rate"] == 0.5 and s["mean_edit_distance"] == 2
+    assert s["rejection_reasons"] == {"wrong_facts": 1} and s["median_seconds_to_decision"] == 60.0
+    assert set(s["by_intent"]) == {"urge", "logistics"} and "urge_phrasebook@v1" in s["by_prompt_version"]
+
+
+def test_edit_distance() -> None:
+    assert edit_distance("kitten", "sitting") == 3 and edit_distance("", "abc") == 3 and edit_distance("同", "同") == 0
