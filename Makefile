@@ -11,7 +11,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export REPLYDESK_DATA_DIR ?= ./data
 
-.PHONY: help install run test lint bench eval clean
+.PHONY: help install system-deps run test lint bench eval clean
 
 help:
 	@echo "make run     install, seed the demo shop (first time), start the API on 127.0.0.1:$${REPLYDESK_PORT:-8000}"
@@ -28,7 +28,16 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen
 	@touch $@
 
-install: $(VENV)/.installed
+install: system-deps $(VENV)/.installed
+
+# The browser tests drive Debian's chromium (never a downloaded browser) and need CJK fonts to render
+# Chinese. Installed only when missing; sudo only when not root; without apt-get, say what to install.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-deps:
+	@if command -v chromium >/dev/null && { ! command -v dpkg >/dev/null || dpkg -s fonts-noto-cjk >/dev/null 2>&1; }; then :; \
+	elif command -v apt-get >/dev/null; then \
+	  $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-noto-cjk; \
+	else echo "system-deps: install chromium and a CJK font (e.g. Noto Sans CJK); browser tests skip without them" >&2; fi
 
 run: install
 	@$(BIN)/replydesk demo seed

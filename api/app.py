@@ -96,9 +96,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         app.state.container = container
     errors.install(app)
 
-    from api.routes import drafts, feedback, health, keys, orders
+    from api.routes import drafts, feedback, health, keys, orders, pages
 
-    for r in (health.router, drafts.router, orders.router, keys.router, feedback.router):
+    for r in (health.router, drafts.router, orders.router, keys.router, feedback.router, pages.router):
         app.include_router(r)
     if settings.metrics == "on":
         from fastapi.responses import Response
