@@ -57,10 +57,22 @@ class Container:
             c.service, c.retriever = build_index(settings, knowledge)
         return c
 
+    llm: Any = None
+
+    def llm_client(self) -> Any:
+        """The LLM client, built on first use (None when no model is configured)."""
+        if self.llm is None and self.settings.llm_base_url and self.settings.llm_model:
+            from drafter.llm import LLMClient
+
+            self.llm = LLMClient(self.settings, self.clock)
+        return self.llm
+
     def draft_services(self) -> DraftServices:
+        s = self.settings
         return DraftServices(shops=self.shops, knowledge=self.knowledge, orders=self.orders, clock=self.clock,
-                             retriever=self.retriever, order_timeout_s=self.settings.order_timeout_s,
-                             retrieve_k=self.settings.retrieve_k, executor=self.executor)
+                             retriever=self.retriever, order_timeout_s=s.order_timeout_s,
+                             retrieve_k=s.retrieve_k, executor=self.executor, llm=self.llm_client(),
+                             prompt=s.llm_prompt, prompt_ab=s.llm_prompt_ab, redact_for_llm=s.redact_for_llm)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

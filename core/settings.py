@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     llm_max_tokens: int = 400
     llm_max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     llm_temperature: float = 0.2
+    llm_prompt: str = "urge_reply@v1"
+    # "urge_reply@v2:30" sends 30% of orders (always the same ones) to v2.
+    llm_prompt_ab: str | None = None
+    # Composer used by POST /v1/drafts when the request does not say: template | llm.
+    composer: Literal["template", "llm"] = "template"
 
     cors_origins: list[str] = Field(default_factory=list)
     rate_limit_per_min: int = 600

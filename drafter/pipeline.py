@@ -7,6 +7,7 @@ benchmark. The clock is always injected.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.clock import Clock
-from core.errors import NotFound
+from core.errors import NotFound, Unavailable
 from drafter.compose import compose, fallback_text
 from drafter.guard import GuardReport
 from drafter.guard import check as guard_check
@@ -55,6 +56,10 @@ class DraftServices:
     retriever: _Retriever | None = None
     order_timeout_s: float = 2.0
     retrieve_k: int = 4
+    llm: Any = None                      # drafter.llm.LLMClient when an LLM is configured
+    prompt: str = "urge_reply@v1"
+    prompt_ab: str | None = None
+    redact_for_llm: bool = True
     # One small pool shared by drafts: the order call runs there so a hung source costs a timeout,
     # not a worker.
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
@@ -96,15 +101,23 @@ def gather_facts(orders: OrderSource, executor: ThreadPoolExecutor, shop_id: str
 
 
 def draft(request: DraftRequest, shop_id: str, services: DraftServices, *,
-          facts_override: Callable[[], tuple[OrderFacts | None, str | None]] | None = None) -> DraftResult:
+          facts_override: Callable[[], tuple[OrderFacts | None, str | None]] | None = None,
+          composer: str = "template", prompt: str | None = None) -> DraftResult:
     """Draft a reply. ``facts_override`` lets eval hand in a scenario's order or error."""
-    return run(request, shop_id, services, facts_override=facts_override)[0]
+    return run(request, shop_id, services, facts_override=facts_override, composer=composer, prompt=prompt)[0]
 
 
 def run(request: DraftRequest, shop_id: str, services: DraftServices, *,
         facts_override: Callable[[], tuple[OrderFacts | None, str | None]] | None = None,
-        ) -> tuple[DraftResult, Situation]:
-    """The draft and the situation it was checked against (kept to re-check an agent's edit)."""
+        composer: str = "template", prompt: str | None = None,
+        on_template: Callable[[DraftResult], None] | None = None,
+        on_token: Callable[[str], None] | None = None) -> tuple[DraftResult, Situation]:
+    """The draft and the situation it was checked against (kept to re-check an agent's edit).
+
+    With ``composer="llm"`` the template draft is made first anyway (it is the instant preview
+    ``on_template`` receives, and the fallback); the model's text replaces it only if it passes
+    the guard, at most after one repair.
+    """
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     clock = services.clock
@@ -132,6 +145,7 @@ def run(request: DraftRequest, shop_id: str, services: DraftServices, *,
         facts, settings, notices, now, order_error=order_error, message_hint=request.message))
 
     passages: list[Citation] = []
+    passage_texts: list[str] = []
     if services.retriever is not None and intent.kind != "other":
         query = f"{request.message} {_STATE_HINTS.get(situation.state, '')}".strip()
         hits = step("retrieve", lambda: services.retriever.retrieve(  # type: ignore[union-attr]
@@ -142,6 +156,7 @@ def run(request: DraftRequest, shop_id: str, services: DraftServices, *,
                 seen.add(h.id)
                 passages.append(Citation(kind=h.kind if h.kind in ("policy", "style") else "policy",
                                          id=h.id, revision=h.revision))
+                passage_texts.append(f"{getattr(h, 'title', h.id)}：{getattr(h, 'text', '')}")
     else:
         timings["retrieve"] = 0.0
 
@@ -163,16 +178,51 @@ def run(request: DraftRequest, shop_id: str, services: DraftServices, *,
                              reasons=[f"{v.kind}: {v.reason}" for v in report.violations])
         needs_human, reason = True, "the draft failed the claim check; a safe holding reply was used"
 
-    used = {c.supported_by for c in report.claims if c.supported_by}
-    commitments = [c for c in situation.commitments if c.support in used
-                   or (c.kind == "forward_request" and any(a.kind == "contact_courier" for a in comp.actions))]
-    timings["total"] = round((time.perf_counter() - t_all) * 1000, 3)
-    return DraftResult(
-        text=text, composer="template", model=None, intent=intent, needs_human=needs_human,
-        human_reason=reason, citations=comp.citations, commitments=commitments, actions=comp.actions,
-        guard=report, prompt=comp.prompt, facts=facts.model_dump(mode="json") if facts else None,
-        order_error=order_error, timings_ms=timings,  # type: ignore[arg-type]
-    ), situation
+    def result(text: str, report: GuardReport, composer_used: str, model: str | None, prompt_ref: Any,
+               usage: dict[str, Any] | None = None) -> DraftResult:
+        used = {c.supported_by for c in report.claims if c.supported_by}
+        commitments = [c for c in situation.commitments if c.support in used
+                       or (c.kind == "forward_request" and any(a.kind == "contact_courier" for a in comp.actions))]
+        timings["total"] = round((time.perf_counter() - t_all) * 1000, 3)
+        return DraftResult(
+            text=text, composer=composer_used, model=model, intent=intent,  # type: ignore[arg-type]
+            needs_human=needs_human, human_reason=reason, citations=comp.citations, commitments=commitments,
+            actions=comp.actions, guard=report, prompt=prompt_ref,
+            facts=facts.model_dump(mode="json") if facts else None, order_error=order_error,  # type: ignore[arg-type]
+            timings_ms=dict(timings), usage=usage)
+
+    template_result = result(text, report, "template", None, comp.prompt)
+    if composer != "llm":
+        return template_result, situation
+    if on_template is not None:
+        on_template(template_result)
+    if services.llm is None:
+        raise Unavailable("the LLM composer is not configured (REPLYDESK_LLM_BASE_URL, REPLYDESK_LLM_MODEL)")
+    from drafter.llm_compose import compose_with_llm
+
+    outcome = compose_with_llm(
+        services.llm, intent, situation, settings, request=request, context=context, passages=passage_texts,
+        refs=refs, prompt=choose_prompt(prompt or services.prompt, services.prompt_ab, request.order_id),
+        redact_text=services.redact_for_llm, timings=timings, on_token=on_token)
+    if outcome.text is None:  # the model failed or kept failing the guard: the template draft stands
+        fell = template_result.guard.model_copy(update={"fell_back": True, "repaired": outcome.repaired,
+                                                        "reasons": outcome.reasons})
+        return result(text, fell, "llm", services.llm.model_name, outcome.prompt_ref, outcome.usage), situation
+    return result(outcome.text, outcome.report, "llm", services.llm.model_name,  # type: ignore[arg-type]
+                  outcome.prompt_ref, outcome.usage), situation
+
+
+def choose_prompt(default: str, ab: str | None, order_id: str) -> str:
+    """``ab`` = "urge_reply@v2:30": 30% of orders get v2, always the same orders (sticky per order)."""
+    if not ab:
+        return default
+    ref, _, pct = ab.rpartition(":")
+    try:
+        share = float(pct)
+    except ValueError:
+        return default
+    bucket = int(hashlib.sha256(order_id.encode()).hexdigest()[:8], 16) % 100
+    return ref if bucket < share else default
 
 
 def _numbers_in(message: str, context: list[dict]) -> list[str]:

@@ -54,3 +54,4 @@ class DraftResult(BaseModel):
     facts: dict[str, Any] | None = None
     order_error: Literal["timeout", "not_found", "unavailable"] | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    usage: dict[str, Any] | None = Field(default=None, description="LLM token usage of this draft, if a model was called")

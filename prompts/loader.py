@@ -20,7 +20,8 @@ from core.errors import InvalidInput
 
 ROOT = Path(__file__).parent
 
-__all__ = ["Phrasebook", "PromptRef", "load_phrasebook", "PHRASE_KEYS"]
+__all__ = ["PHRASE_KEYS", "Phrasebook", "PromptFile", "PromptRef", "list_prompts", "load_phrasebook", "load_prompt",
+           "parse_prompt_ref", "render_prompt"]
 
 # Every phrasebook must define all of these (the template composer relies on them).
 PHRASE_KEYS = (
@@ -95,3 +96,105 @@ def load_phrasebook(language: str = "zh", version: str = "v1", root: Path = ROOT
     if book.language != language or book.version != version:
         raise InvalidInput(f"{path}: declares {book.language}/{book.version}", field="prompt")
     return book
+
+
+# -- prompt files for the LLM composer ------------------------------------------------------------
+
+_DELIMITERS = {"message": "buyer_message", "context": "conversation"}
+
+
+class PromptParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    temperature: float = Field(default=0.2, ge=0, le=2)
+    max_tokens: int = Field(default=300, ge=16, le=4000)
+
+
+class PromptFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    version: str = Field(pattern=r"^v\d+$")
+    description: str = ""
+    params: PromptParams = Field(default_factory=PromptParams)
+    variables: list[str]
+    rules: list[str] = Field(default_factory=list)
+    system: str
+    user: str
+    hash: str = ""
+
+    @model_validator(mode="after")
+    def _templates(self) -> PromptFile:
+        fmt = string.Formatter()
+        known = set(self.variables) | {"rules"}
+        for part in ("system", "user"):
+            try:
+                names = {n for _, n, _, _ in fmt.parse(getattr(self, part)) if n}
+            except ValueError as exc:
+                raise ValueError(f"{part}: broken placeholder: {exc}") from exc
+            unknown = names - known
+            if unknown:
+                raise ValueError(f"{part} uses undeclared variables: {', '.join(sorted(unknown))}")
+        # Buyer text is data: it must sit inside its delimiters in the user turn, never in the system turn.
+        for var, tag in _DELIMITERS.items():
+            if "{" + var + "}" in self.system:
+                raise ValueError(f"{{{var}}} must not appear in the system prompt")
+            if var in self.variables:
+                start, end = self.user.find(f"<{tag}>"), self.user.find(f"</{tag}>")
+                pos = self.user.find("{" + var + "}")
+                if not (0 <= start < pos < end):
+                    raise ValueError(f"{{{var}}} must be inside <{tag}>...</{tag}> in the user prompt")
+        return self
+
+    @property
+    def ref(self) -> PromptRef:
+        return PromptRef(name=self.name, version=self.version, hash=self.hash)
+
+
+def parse_prompt_ref(ref: str) -> tuple[str, str]:
+    """'urge_reply@v2' -> ('urge_reply', 'v2')."""
+    name, _, version = ref.partition("@")
+    if not name or not version:
+        raise InvalidInput(f"prompt must be NAME@VERSION, got {ref!r}", field="prompt")
+    return name, version
+
+
+@lru_cache(maxsize=64)
+def load_prompt(name: str, version: str, root: Path = ROOT) -> PromptFile:
+    if not (name.replace("_", "").isalnum() and version[1:].isdigit() and version.startswith("v")):
+        raise InvalidInput(f"no such prompt {name}@{version}", field="prompt")
+    path = root / name / f"{version}.yaml"
+    data, digest = _read(path)
+    try:
+        prompt = PromptFile.model_validate({**data, "hash": digest})
+    except ValidationError as exc:
+        raise InvalidInput(f"{path}: {exc}", field="prompt") from exc
+    if prompt.name != name or prompt.version != version:
+        raise InvalidInput(f"{path}: declares {prompt.name}@{prompt.version}", field="prompt")
+    return prompt
+
+
+def list_prompts(root: Path = ROOT) -> list[tuple[str, str]]:
+    out = []
+    for path in sorted(root.glob("*/v*.yaml")):
+        if path.parent.name != "phrasebooks":
+            out.append((path.parent.name, path.stem))
+    return out
+
+
+def _strip_tags(text: str) -> str:
+    # A buyer cannot close the data block and speak as the shop: delimiter tags are removed.
+    for tag in _DELIMITERS.values():
+        text = text.replace(f"<{tag}>", "").replace(f"</{tag}>", "")
+    return text
+
+
+def render_prompt(prompt: PromptFile, values: dict[str, str]) -> tuple[str, str]:
+    """(system, user) with every variable filled; buyer text is inserted as delimited data."""
+    missing = set(prompt.variables) - set(values)
+    if missing:
+        raise InvalidInput(f"prompt {prompt.name}@{prompt.version} needs: {', '.join(sorted(missing))}", field="prompt")
+    safe = {k: (_strip_tags(v) if k in _DELIMITERS else v) for k, v in values.items()}
+    rules = "\n".join(f"- {r}" for r in prompt.rules)
+    system = prompt.system.format(rules=rules, **{k: v for k, v in safe.items() if k not in _DELIMITERS})
+    user = prompt.user.format(rules=rules, **safe)
+    return system, user

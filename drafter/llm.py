@@ -1,0 +1,344 @@
+"""The LLM composer: a model phrases the reply; it never decides what is true.
+
+The model gets the situation's facts, the allowed and forbidden commitments and the retrieved
+policies (redacted when ``REDACT_FOR_LLM`` is on); the buyer's words go in as delimited data.
+Its text is then held to the guard like any other text: a violation gets one repair call that
+lists the violations, and a second failure falls back to the template draft.
+
+Transport problems (timeouts, 429, 5xx, empty or garbled output) are retried with backoff within
+a time budget; a circuit breaker stops calling an endpoint that keeps failing, so a dead model
+costs one fast fallback per draft, not a timeout.
+
+One code path serves OpenAI, DeepSeek, Qwen (DashScope compatible mode), vLLM, Ollama and
+llama.cpp's server: LangChain's ``ChatOpenAI`` with ``base_url``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from core.clock import Clock
+from core.settings import Settings
+from drafter.intent import Intent
+from drafter.redact import redact
+from drafter.situation import Situation
+from prompts.loader import PromptFile, render_prompt
+
+log = logging.getLogger("replydesk.llm")
+
+__all__ = ["CircuitBreaker", "LLMClient", "LLMError", "LLMReply", "build_values", "repair_message"]
+
+
+class LLMError(Exception):
+    """The model could not give a usable reply (after retries); the caller falls back."""
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # timeout | rate_limited | server_error | empty | garbled | circuit_open | config
+
+
+@dataclass
+class LLMReply:
+    text: str
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    duration_ms: float = 0.0
+    attempts: int = 1
+
+
+class CircuitBreaker:
+    """Open after ``threshold`` consecutive failures; half-open again after ``cooldown_s``."""
+
+    def __init__(self, clock: Clock, threshold: int = 3, cooldown_s: float = 30.0) -> None:
+        self.clock, self.threshold, self.cooldown_s = clock, threshold, cooldown_s
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._lock = threading.Lock()
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
+
+    def allow(self) -> bool:
+        with self._lock:
+            if self._opened_at is None:
+                return True
+            if self._now() - self._opened_at >= self.cooldown_s:
+                self._opened_at = None  # half-open: let one call through
+                self._failures = self.threshold - 1
+                return True
+            return False
+
+    def success(self) -> None:
+        with self._lock:
+            self._failures, self._opened_at = 0, None
+
+    def failure(self) -> None:
+        with self._lock:
+            self._failures += 1
+            if self._failures >= self.threshold:
+                self._opened_at = self._now()
+
+    @property
+    def open(self) -> bool:
+        return self._opened_at is not None
+
+
+_RETRYABLE = ("timeout", "rate_limited", "server_error", "empty", "garbled", "connection")
+
+
+def _classify(exc: Exception) -> str:
+    import openai
+
+    if isinstance(exc, LLMError):
+        return exc.kind
+    if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException)):
+        return "timeout"
+    if isinstance(exc, openai.RateLimitError):
+        return "rate_limited"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection"
+    if isinstance(exc, openai.APIStatusError):
+        return "server_error" if exc.status_code >= 500 else "client_error"
+    if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):
+        return "garbled"  # a body the SDK could not parse
+    return "error"
+
+
+def _usable(text: str) -> str:
+    t = (text or "").strip()
+    if not t:
+        raise LLMError("the model returned no text", kind="empty")
+    letters = sum(ch.isalpha() or "\u4e00" <= ch <= "\u9fff" for ch in t)
+    if letters < max(2, len(t) // 5) or "\ufffd" in t:
+        raise LLMError("the model returned unreadable text", kind="garbled")
+    return t
+
+
+class LLMClient:
+    """Chat completions over any OpenAI-compatible endpoint, through LangChain's ``ChatOpenAI``."""
+
+    def __init__(self, settings: Settings, clock: Clock, *, transport: httpx.BaseTransport | None = None,
+                 budget_s: float | None = None, sleep: Callable[[float], None] = time.sleep,
+                 breaker: CircuitBreaker | None = None) -> None:
+        if not settings.llm_base_url or not settings.llm_model:
+            raise LLMError("set REPLYDESK_LLM_BASE_URL and REPLYDESK_LLM_MODEL to use the LLM composer",
+                           kind="config")
+        self.settings = settings
+        self.clock = clock
+        self.transport = transport
+        self.budget_s = budget_s if budget_s is not None else settings.llm_timeout_s * 2
+        self.sleep = sleep
+        self.breaker = breaker or CircuitBreaker(clock)
+        self._models: dict[tuple[float, int], Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        return str(self.settings.llm_model)
+
+    def _chat(self, temperature: float, max_tokens: int) -> Any:
+        """One ChatOpenAI per (temperature, max_tokens), built on first use (never at import)."""
+        key = (temperature, max_tokens)
+        with self._lock:
+            if key not in self._models:
+                from langchain_openai import ChatOpenAI
+
+                s = self.settings
+                kwargs: dict[str, Any] = {}
+                # llama.cpp's server ignores max_completion_tokens (and then writes until the context is
+                # full), while OpenAI's newer models want it: the parameter's name is a setting.
+                if s.llm_max_tokens_param == "max_tokens":
+                    kwargs["extra_body"] = {"max_tokens": max_tokens}
+                else:
+                    kwargs["max_tokens"] = max_tokens
+                http_client = httpx.Client(transport=self.transport, timeout=s.llm_timeout_s) if self.transport else None
+                self._models[key] = ChatOpenAI(
+                    model=s.llm_model, base_url=s.llm_base_url,
+                    api_key=s.llm_api_key.get_secret_value() if s.llm_api_key else "not-needed",  # type: ignore[arg-type]
+                    temperature=temperature, timeout=s.llm_timeout_s, max_retries=0, http_client=http_client,
+                    **kwargs)
+            return self._models[key]
+
+    def complete(self, system: str, user: str, *, temperature: float, max_tokens: int) -> LLMReply:
+        """One completion, retried with backoff on transport failures within the time budget."""
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        messages = [SystemMessage(system), HumanMessage(user)]
+        start = time.perf_counter()
+        delay = 0.25
+        attempt = 0
+        # The breaker counts failed calls (after their retries), not attempts.
+        if not self.breaker.allow():
+            raise LLMError("the model endpoint is failing; not calling it for a while", kind="circuit_open")
+        while True:
+            attempt += 1
+            t0 = time.perf_counter()
+            try:
+                msg = self._chat(temperature, max_tokens).invoke(messages)
+                text = _usable(str(msg.content))
+                usage = getattr(msg, "usage_metadata", None) or {}
+                self.breaker.success()
+                return LLMReply(text=text, model=self.model_name, input_tokens=int(usage.get("input_tokens", 0)),
+                                output_tokens=int(usage.get("output_tokens", 0)),
+                                duration_ms=round((time.perf_counter() - t0) * 1000, 2), attempts=attempt)
+            except Exception as exc:  # classified below; anything unknown is not retried
+                kind = _classify(exc)
+                elapsed = time.perf_counter() - start
+                log.warning("LLM call failed (%s, attempt %d): %s", kind, attempt, exc)
+                if kind not in _RETRYABLE or elapsed + delay >= self.budget_s:
+                    self.breaker.failure()
+                    raise LLMError(f"model call failed: {kind}", kind=kind) from exc
+                wait = _retry_after(exc) or delay
+                self.sleep(min(wait, max(0.0, self.budget_s - elapsed)))
+                delay *= 2
+
+    def stream(self, system: str, user: str, *, temperature: float, max_tokens: int,
+               on_first_token: Callable[[], None] | None = None) -> Iterator[str]:
+        """Tokens as the model writes them (no retries: a broken stream ends in the guarded final)."""
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        if not self.breaker.allow():
+            raise LLMError("the model endpoint is failing; not calling it for a while", kind="circuit_open")
+        try:
+            first = True
+            for chunk in self._chat(temperature, max_tokens).stream(
+                    [SystemMessage(system), HumanMessage(user)], stream_usage=True):
+                piece = str(chunk.content or "")
+                if piece:
+                    if first and on_first_token:
+                        on_first_token()
+                    first = False
+                    yield piece
+            self.breaker.success()
+        except LLMError:
+            raise
+        except Exception as exc:
+            self.breaker.failure()
+            raise LLMError(f"model stream failed: {_classify(exc)}", kind=_classify(exc)) from exc
+
+
+def _retry_after(exc: Exception) -> float | None:
+    resp = getattr(exc, "response", None)
+    try:
+        v = resp.headers.get("retry-after") if resp is not None else None
+        return min(float(v), 5.0) if v else None
+    except (TypeError, ValueError):
+        return None
+
+
+# -- what the model is told ----------------------------------------------------------------------
+
+@dataclass
+class PromptValues:
+    values: dict[str, str]
+    redacted: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _d(d: Any) -> str:
+    return f"{d.month}月{d.day}日" if d else ""
+
+
+def facts_sheet(s: Situation) -> list[str]:
+    """The situation as plain statements; nothing here is inferred beyond what assess() decided."""
+    out: list[str] = []
+    if not s.facts_known:
+        out.append("订单状态未知（系统暂时查不到）：不能说任何关于订单状态、日期、单号、快递的信息。"
+                   if s.state == "unavailable" else "查不到这个订单号：请买家核对订单号。")
+        return out
+    labels = {
+        "unpaid": "订单还没有付款。付款后才会进入发货流程。",
+        "awaiting_dispatch": "订单已付款，还没有发货。",
+        "presale": "这是预售订单，还没有发货。",
+        "out_of_stock": "订单里有商品缺货，还没有发货。",
+        "partial": "订单部分发货：部分商品已发出，其余缺货。",
+        "shipped": "订单已经发货。",
+        "stuck": "订单已经发货，但物流信息超过48小时没有更新。",
+        "signed": "物流显示包裹已签收。",
+        "closed": "订单已关闭（不会再发货）。",
+        "refunding": "订单有退款正在处理。",
+        "forbidden": "平台限制这笔订单发货，原因需要同事核实。",
+        "unknown": "订单状态不完整。",
+    }
+    out.append(labels.get(s.state, "订单状态不完整。"))
+    if s.overdue and s.promised_ship_by:
+        out.append(f"已超过承诺的发货时间（应在{_d(s.promised_ship_by)}前发出），需要道歉。")
+    for v in s.shipments:
+        out.append(f"包裹{v.index + 1}：快递 {v.carrier or '未知'}，运单号 {v.tracking_no or '未知'}，"
+                   f"最新物流：{v.last_event or '无'}。")
+    for p in s.pending_items:
+        if p.stock == "out_of_stock":
+            eta = f"预计{_d(p.restock_eta)}补货" if p.restock_eta else "补货时间未定"
+            out.append(f"商品「{p.title or '商品'}」缺货，{eta}。")
+    if s.presale_from or s.presale_by:
+        out.append(f"预售：{_d(s.presale_from)}起发货，最晚{_d(s.presale_by)}前发出。")
+    for n in s.notices:
+        out.append(f"店铺通知：{n.text}")
+    return out
+
+
+def commitments_text(s: Situation) -> tuple[list[str], list[str]]:
+    allowed: list[str] = []
+    for c in s.commitments:
+        if c.kind == "dispatch_on":
+            allowed.append(f"可以说：按规则会在{_d(_date(c.value))}发出。")
+        elif c.kind == "dispatch_by":
+            allowed.append(f"可以说：最晚{_d(_date(c.value))}前发出。")
+        elif c.kind == "dispatch_from":
+            allowed.append(f"可以说：{_d(_date(c.value))}起发货（不能更早）。")
+        elif c.kind == "share_tracking":
+            allowed.append(f"可以告诉买家运单号 {c.value}。")
+        elif c.kind == "forward_request":
+            allowed.append("可以说：会联系快递核实并跟进。")
+    allowed.append("可以说：会帮买家催仓库/转交同事处理。")
+    forbidden = ["承诺到货/送达时间", "提供任何金额的补偿、红包、优惠券", "要求好评", "让买家加微信/QQ/打电话",
+                 "编造日期、单号或快递公司"]
+    if not s.shipments:
+        forbidden.append("说已经发货、已揽收或在路上")
+    if not s.may_claim_arranged:
+        forbidden.append("说已经安排发货")
+    if s.dispatch_on is None:
+        forbidden.append("承诺今天或明天发货")
+    return allowed, forbidden
+
+
+def _date(v: str) -> Any:
+    from datetime import date
+
+    return date.fromisoformat(v)
+
+
+def build_values(intent: Intent, s: Situation, *, message: str, context: list[dict[str, Any]],
+                 passages: list[str], tone_address: str, sign_off: str, redact_text: bool) -> PromptValues:
+    red = redact if redact_text else (lambda t: t)
+    allowed, forbidden = commitments_text(s)
+    ctx = "\n".join(f"{'买家' if c.get('role') == 'buyer' else '客服'}: {red(c.get('text', ''))}" for c in context[-10:])
+    return PromptValues({
+        "language": "English" if intent.language == "en" else "中文",
+        "tone_address": tone_address,
+        "sign_off": sign_off,
+        "facts": "\n".join(f"- {f}" for f in facts_sheet(s)),
+        "allowed": "\n".join(f"- {a}" for a in allowed),
+        "forbidden": "\n".join(f"- {f}" for f in forbidden),
+        "passages": "\n".join(f"- {red(p)}" for p in passages) or "- （无）",
+        "context": ctx or "（无）",
+        "message": red(message) or "",
+    }, redacted=redact_text)
+
+
+def repair_message(violations: list[Any]) -> str:
+    lines = "\n".join(f"- 「{v.text}」：{v.reason}" for v in violations)
+    return ("你上一版回复里有不符合事实或规则的内容：\n" + lines +
+            "\n请重写回复：删掉这些说法，只用上面给出的事实，不要加入新的日期、单号、快递或金额。只输出回复正文。")
+
+
+def render(prompt: PromptFile, pv: PromptValues) -> tuple[str, str]:
+    return render_prompt(prompt, pv.values)
