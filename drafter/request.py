@@ -23,4 +23,7 @@ class DraftRequest(BaseModel):
     order_id: str = Field(min_length=1, max_length=64)
     message: str = Field(min_length=1, max_length=MAX_MESSAGE)
     context: list[ContextTurn] = Field(default_factory=list, max_length=MAX_TURNS)
+    composer: Literal["template", "llm"] | None = Field(
+        default=None, description="Default: the server's REPLYDESK_COMPOSER setting")
+    prompt: str | None = Field(default=None, pattern=r"^[a-z0-9_]+@v\d+$", description="NAME@VERSION for the LLM")
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ContainerDep, Principal
+from core.errors import ReplydeskError
 from drafter.drafts import DraftItem
 from drafter.guard import Violation
 from drafter.pipeline import run
@@ -15,6 +22,7 @@ from drafter.request import MAX_MESSAGE, DraftRequest
 from drafter.review import RejectReason
 
 router = APIRouter(prefix="/v1/drafts", tags=["drafts"])
+log = logging.getLogger("replydesk.api")
 
 
 class DraftPage(BaseModel):
@@ -50,12 +58,57 @@ def create_draft(body: DraftRequest, key: Principal, c: ContainerDep, request: R
     An unknown order is not an error of the request: the draft says so honestly.
     """
     c.shops.get(key.shop_id)
-    result, situation = run(body, key.shop_id, c.draft_services())
+    result, situation = run(body, key.shop_id, c.draft_services(), composer=body.composer or c.settings.composer,
+                            prompt=body.prompt)
     item = c.review.create(key.shop_id, body, result, situation, key.id)
     if (m := _metrics(request)) is not None:
         m.observe_draft(result)
         m.decisions.labels("draft_created").inc()
     return item
+
+
+@router.post("/stream", response_class=StreamingResponse, responses={200: {
+    "content": {"text/event-stream": {}},
+    "description": "SSE: `template` (instant, not stored), `token` ({text}), `final` (stored, guarded), `error`"}})
+def stream_draft(body: DraftRequest, key: Principal, c: ContainerDep, request: Request) -> StreamingResponse:
+    """Stream a draft: the template draft at once, the model's tokens as they come, then the guarded final.
+
+    The streamed tokens are unguarded; only the ``final`` event's draft can be approved.
+    """
+    c.shops.get(key.shop_id)
+    events: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+    composer = body.composer or ("llm" if c.llm_client() is not None else "template")
+
+    def work() -> None:
+        try:
+            result, situation = run(
+                body, key.shop_id, c.draft_services(), composer=composer, prompt=body.prompt,
+                on_template=lambda r: events.put(("template", r.model_dump(mode="json"))),
+                on_token=lambda t: events.put(("token", {"text": t})))
+            if composer == "template":
+                events.put(("template", result.model_dump(mode="json")))
+            item = c.review.create(key.shop_id, body, result, situation, key.id)
+            if (m := _metrics(request)) is not None:
+                m.observe_draft(result)
+                m.decisions.labels("draft_created").inc()
+            events.put(("final", item.model_dump(mode="json")))
+        except ReplydeskError as exc:
+            events.put(("error", {"code": type(exc).__name__, "message": exc.message}))
+        except Exception:  # the stream must end with an event, never a dropped connection
+            log.exception("stream draft failed")
+            events.put(("error", {"code": "internal_error", "message": "something went wrong on our side"}))
+        finally:
+            events.put(None)
+
+    threading.Thread(target=work, name="draft-stream", daemon=True).start()
+
+    def sse() -> Iterator[bytes]:
+        while (ev := events.get()) is not None:
+            name, data = ev
+            yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+    return StreamingResponse(sse(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @router.get("", response_model=DraftPage)

@@ -1,0 +1,76 @@
+"""POST /v1/drafts/stream over SSE, against a real local OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.container import Container
+from api.seed import seed_demo
+from core.settings import Settings
+from tests.api.conftest import auth
+from tests.drafter.llm_server import Script, serve_script
+
+HONEST = "亲，您的包裹已经发出了，中通快递，运单号78812345678901。祝您生活愉快！"
+
+
+def parse_sse(text: str) -> list[tuple[str, dict]]:
+    out = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        out.append((lines["event"], json.loads(lines["data"])))
+    return out
+
+
+@pytest.fixture
+def llm_client(tmp_path: Path, clock) -> Iterator[tuple[TestClient, Script, dict[str, str]]]:
+    with serve_script() as (url, script):
+        c = Container.build(Settings(data_dir=tmp_path / "d", llm_base_url=url, llm_model="test-model",
+                                     llm_timeout_s=2), clock=clock)
+        keys = seed_demo(c).keys
+        with TestClient(create_app(container=c)) as client:
+            yield client, script, keys
+        c.close()
+        from chromadb.api.client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+
+
+def test_stream_sends_template_tokens_then_the_guarded_final(llm_client) -> None:
+    client, script, keys = llm_client
+    script.push(("text", "亲，明天一定到，送您10元红包！"), ("text", HONEST))
+    r = client.post("/v1/drafts/stream", json={"order_id": "T1006", "message": "发货了吗"}, headers=auth(keys["agent"]))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    events = parse_sse(r.text)
+    names = [n for n, _ in events]
+    assert names[0] == "template" and names[-1] == "final" and "token" in names
+    assert "id" not in events[0][1] or events[0][1]["id"] is None  # the preview is not stored
+    streamed = "".join(d["text"] for n, d in events if n == "token")
+    assert "红包" in streamed  # unguarded tokens of the first attempt...
+    final = events[-1][1]
+    assert final["id"].startswith("d_") and final["text"] == HONEST and final["guard"]["repaired"]  # ...replaced
+    assert client.get(f"/v1/drafts/{final['id']}", headers=auth(keys["agent"])).json()["text"] == HONEST
+
+
+def test_llm_composer_over_plain_post_and_fallback_when_the_model_is_down(llm_client) -> None:
+    client, script, keys = llm_client
+    script.default = ("status", 503)
+    r = client.post("/v1/drafts", json={"order_id": "T1006", "message": "发货了吗", "composer": "llm"},
+                    headers=auth(keys["agent"]))
+    body = r.json()
+    assert r.status_code == 201 and body["composer"] == "llm" and body["guard"]["fell_back"]
+    assert "78812345678901" in body["text"]
+    bad = client.post("/v1/drafts", json={"order_id": "T1", "message": "x", "prompt": "../../etc"},
+                      headers=auth(keys["agent"]))
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "prompt"
+
+
+def test_template_stream_without_a_model(client: TestClient, demo: dict[str, str]) -> None:
+    r = client.post("/v1/drafts/stream", json={"order_id": "T1004", "message": "什么时候发"}, headers=auth(demo["agent"]))
+    names = [n for n, _ in parse_sse(r.text)]
+    assert names == ["template", "final"]
