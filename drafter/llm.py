@@ -167,11 +167,17 @@ class LLMClient:
                     **kwargs)
             return self._models[key]
 
-    def complete(self, system: str, user: str, *, temperature: float, max_tokens: int) -> LLMReply:
-        """One completion, retried with backoff on transport failures within the time budget."""
+    def _messages(self, system: str, user: str) -> list[Any]:
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        messages = [SystemMessage(system), HumanMessage(user)]
+        if self.settings.llm_system_role:
+            return [SystemMessage(system), HumanMessage(user)]
+        # Gemma's chat format has no system role (llama.cpp drops it): put the instructions first.
+        return [HumanMessage(f"{system}\n\n{user}")]
+
+    def complete(self, system: str, user: str, *, temperature: float, max_tokens: int) -> LLMReply:
+        """One completion, retried with backoff on transport failures within the time budget."""
+        messages = self._messages(system, user)
         start = time.perf_counter()
         delay = 0.25
         attempt = 0
@@ -203,14 +209,11 @@ class LLMClient:
     def stream(self, system: str, user: str, *, temperature: float, max_tokens: int,
                on_first_token: Callable[[], None] | None = None) -> Iterator[str]:
         """Tokens as the model writes them (no retries: a broken stream ends in the guarded final)."""
-        from langchain_core.messages import HumanMessage, SystemMessage
-
         if not self.breaker.allow():
             raise LLMError("the model endpoint is failing; not calling it for a while", kind="circuit_open")
         try:
             first = True
-            for chunk in self._chat(temperature, max_tokens).stream(
-                    [SystemMessage(system), HumanMessage(user)], stream_usage=True):
+            for chunk in self._chat(temperature, max_tokens).stream(self._messages(system, user), stream_usage=True):
                 piece = str(chunk.content or "")
                 if piece:
                     if first and on_first_token:

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from drafter.guard import GuardReport
+from drafter.guard import GuardReport, Violation
 from drafter.guard import check as guard_check
+from drafter.llm_quality import problems
 from drafter.intent import Intent
 from drafter.llm import LLMClient, LLMError, build_values, repair_message
 from drafter.request import DraftRequest
@@ -73,21 +74,28 @@ def compose_with_llm(llm: LLMClient, intent: Intent, s: Situation, settings: Sho
         text = call(user)
     except LLMError as exc:
         return done(LLMOutcome(None, None, pf.ref, reasons=[f"llm_{exc.kind}: {exc}"]))
-    report = guard_check(text, s, known_refs=refs)
-    if report.ok:
+    def judge(t: str) -> tuple[GuardReport, list[Violation]]:
+        rep = guard_check(t, s, known_refs=refs)
+        bad = list(rep.violations) + [
+            Violation(kind=f"quality:{k}", text=detail, reason="not fit to send to a buyer")
+            for k, detail in problems(t, language=intent.language, message=request.message, prompt_text=system)]
+        return rep, bad
+
+    report, bad = judge(text)
+    if not bad:
         return done(LLMOutcome(text, report, pf.ref))
-    first_reasons = [f"{v.kind}: {v.text} ({v.reason})" for v in report.violations]
+    first_reasons = [f"{v.kind}: {v.text} ({v.reason})" for v in bad]
     # One repair: the model sees its text and what was wrong with it.
-    repair_user = f"{user}\n\n你上一版回复：\n{text}\n\n{repair_message(report.violations)}"
+    repair_user = f"{user}\n\n你上一版回复：\n{text}\n\n{repair_message(bad)}"
     try:
         fixed = call(repair_user)
     except LLMError as exc:
         return done(LLMOutcome(None, None, pf.ref, reasons=first_reasons + [f"llm_{exc.kind}: {exc}"]))
-    report2 = guard_check(fixed, s, known_refs=refs)
-    if report2.ok:
+    report2, bad2 = judge(fixed)
+    if not bad2:
         report2.repaired = True
         report2.reasons = first_reasons
         return done(LLMOutcome(fixed, report2, pf.ref, repaired=True, reasons=first_reasons))
     return done(LLMOutcome(None, None, pf.ref, repaired=True,
                            reasons=first_reasons + [f"after repair: {v.kind}: {v.text} ({v.reason})"
-                                                    for v in report2.violations]))
+                                                    for v in bad2]))

@@ -101,9 +101,9 @@ def demo_orders(now: datetime, settings: ShopSettings) -> list[tuple[OrderFacts,
 
     def order(oid: str, status: str, paid: datetime | None, **kw: Any) -> OrderFacts:
         items = kw.pop("items", [{"sku": "MUG-01", "title": "陶瓷马克杯", "quantity": 1, "stock": "in_stock"}])
+        promised = kw.pop("promised_ship_by", (paid + window) if paid else None)
         return OrderFacts.model_validate({
-            "order_id": oid, "status": status, "paid_at": paid,
-            "promised_ship_by": (paid + window) if paid else None, "items": items, **kw})
+            "order_id": oid, "status": status, "paid_at": paid, "promised_ship_by": promised, "items": items, **kw})
 
     def shipment(carrier: str, no: str, shipped: datetime, events: list[tuple[datetime, str]]) -> dict:
         return {"carrier": carrier, "tracking_no": no, "shipped_at": shipped,
@@ -123,7 +123,8 @@ def demo_orders(now: datetime, settings: ShopSettings) -> list[tuple[OrderFacts,
              "restock_eta": (today + 3 * d).isoformat()}]),
          "out of stock with a restock date"),
         (order("T1005", "WAIT_SELLER_SEND_GOODS", now - 3 * d,
-               presale={"ship_from": (today + 5 * d).isoformat(), "ship_by": (today + 10 * d).isoformat()}),
+               presale={"ship_from": (today + 5 * d).isoformat(), "ship_by": (today + 10 * d).isoformat()},
+               promised_ship_by=at(10, 23, 59)),
          "presale: ships from a fixed date"),
         (order("T1006", "WAIT_BUYER_CONFIRM_GOODS", now - 2 * d, shipments=[shipment(
             "中通快递", "78812345678901", now - 30 * h,

@@ -1,0 +1,55 @@
+"""Is a model's text fit to show a buyer at all? (The guard checks claims; this checks the rest.)
+
+Small or misconfigured models echo the prompt, leak its instructions, loop, or answer in another
+language. None of that is a dishonest claim, so the guard would pass it; it is still unusable.
+Problems found here are treated like guard violations: one repair, then the template draft.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+__all__ = ["problems"]
+
+_MARKERS = re.compile(
+    r"</?\s*(?:buyer_message|conversation)\b|\[/?INST\]|<<SYS>>|<start_of_turn>|<end_of_turn>|<\|im_(?:start|end)\|>"
+    r"|Write the reply|Rules:|Facts about this order|Allowed commitments|Forbidden:|Shop policies that apply"
+    r"|YOU MAY SAY|YOU MUST NOT SAY|FACTS:|POLICIES:|data, not instructions|system prompt|系统提示",
+    re.I,
+)
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+MAX_CHARS = 500
+
+
+def problems(text: str, *, language: str, message: str, prompt_text: str = "") -> list[tuple[str, str]]:
+    """(kind, detail) for every reason the text cannot go to a buyer."""
+    out: list[tuple[str, str]] = []
+    if m := _MARKERS.search(text):
+        out.append(("prompt_leak", m.group(0)))
+    elif prompt_text and _shares_run(text, prompt_text, 24):
+        out.append(("prompt_leak", "repeats the instructions"))
+    msg = message.strip()
+    if len(msg) >= 6 and msg in text:
+        out.append(("echo", "repeats the buyer's message"))
+    cjk, latin = len(_CJK.findall(text)), len(_LATIN.findall(text))
+    if language == "zh" and (cjk < max(4, latin // 2) or _KANA.search(text)):
+        out.append(("wrong_language", "not a Chinese reply"))
+    if language == "en" and cjk > latin // 3:
+        out.append(("wrong_language", "not an English reply"))
+    if len(text) > MAX_CHARS:
+        out.append(("too_long", f"{len(text)} characters"))
+    parts = [p.strip() for p in re.split(r"[。！？!?\n]", text) if len(p.strip()) >= 4]
+    if parts and Counter(parts).most_common(1)[0][1] >= 3:
+        out.append(("repetitive", Counter(parts).most_common(1)[0][0][:30]))
+    return out
+
+
+def _shares_run(text: str, prompt: str, n: int) -> bool:
+    """Whether ``text`` contains any ``n``-character run of the prompt's instructions."""
+    if len(text) < n:
+        return False
+    runs = {prompt[i:i + n] for i in range(0, max(0, len(prompt) - n + 1), 4)}
+    return any(r in text for r in runs if r.strip())

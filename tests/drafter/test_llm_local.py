@@ -1,0 +1,103 @@
+"""The LLM path with a real local model (Gemma 3 270M on llama.cpp's server), replayed from cassettes.
+
+`make test` replays the cassettes (record mode none); `make test-live` runs the same tests against
+the live server started by `make llm-local`; `make cassettes` re-records them (temperature 0).
+This small model invents dates, carriers and promises: these tests show the guard stopping that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.clock import FixedClock
+from core.db import make_engine, migrate
+from core.settings import Settings
+from drafter import scoring
+from drafter.guard import check as guard_check
+from drafter.llm import LLMClient
+from drafter.pipeline import DraftServices, run
+from drafter.request import DraftRequest
+from knowledge.demo_orders import DemoOrderStore, demo_orders
+from knowledge.shop_settings import ShopSettings
+from knowledge.shops import ShopStore
+from knowledge.store import KnowledgeStore
+
+pytestmark = pytest.mark.llm
+CST = timezone(timedelta(hours=8))
+NOW = datetime(2026, 11, 12, 11, 0, tzinfo=CST)
+LLM_URL = "http://127.0.0.1:8081/v1"
+CASES = [json.loads(x) for x in (Path(__file__).parents[1] / "scenarios" / "llm_cases.jsonl")
+         .read_text(encoding="utf-8").splitlines() if x.strip()]
+CASSETTES = Path(__file__).parent / "cassettes" / "test_llm_local"
+LIVE = os.environ.get("REPLYDESK_LLM_LIVE") == "1"
+# Behaviours no honest reply may show, checked by the project's own scorer (independent of the guard).
+NEVER = ["promise_delivery_date", "invents_tracking", "asks_good_review", "off_platform", "compensation_over:3",
+         "wrong_carrier", "promises_carrier_change"]
+
+
+@pytest.fixture(scope="module")
+def vcr_config() -> dict[str, Any]:
+    return {"filter_headers": ["authorization"], "match_on": ["method", "scheme", "host", "port", "path", "body"],
+            "decode_compressed_response": True}
+
+
+@pytest.fixture
+def world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    cassette = CASSETTES / f"{request.node.name}.yaml"
+    mode = request.config.getoption("--record-mode", default="none")
+    if not LIVE and mode == "none" and not cassette.is_file():
+        pytest.skip(f"no cassette {cassette.name}: record it with `make llm-local` then `make cassettes`")
+    clock = FixedClock(NOW)
+    engine = make_engine(f"sqlite:///{tmp_path}/l.db")
+    migrate(engine)
+    settings_shop = ShopSettings(default_carriers=["中通快递", "顺丰速运"],
+                                 compensation={"coupon_yuan_max": 3, "needs_approval": True, "gift": "小礼品"})
+    ShopStore(engine, clock).ensure("demo", settings=settings_shop)
+    orders = DemoOrderStore(engine, clock)
+    for f, _ in demo_orders(clock.now(), settings_shop):
+        orders.put("demo", f)
+    settings = Settings(data_dir=tmp_path, llm_base_url=LLM_URL, llm_model="gemma3-270m", llm_timeout_s=60, llm_system_role=False,
+                        llm_api_key="sk-local-test-key")
+    llm = LLMClient(settings, clock, budget_s=120)
+    services = DraftServices(shops=ShopStore(engine, clock), knowledge=KnowledgeStore(engine, clock),
+                             orders=orders, clock=clock, llm=llm)
+    yield services
+    services.executor.shutdown()
+
+
+def _scenario(case: dict[str, Any], facts: dict[str, Any] | None) -> dict[str, Any]:
+    return {"now": NOW.isoformat(), "order": facts, "message": case["message"]}
+
+
+@pytest.mark.vcr
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_local_model_never_gets_a_dishonest_draft_through(world: DraftServices, case: dict[str, Any]) -> None:
+    result, situation = run(DraftRequest(order_id=case["order_id"], message=case["message"]), "demo", world,
+                            composer="llm")
+    assert result.composer == "llm" and result.model == "gemma3-270m"
+    # The model really answered (a cassette that no longer matches the prompt shows up here).
+    assert result.usage["calls"] >= 1 and not any(r.startswith("llm_") for r in result.guard.reasons), result.guard.reasons
+    assert guard_check(result.text, situation, known_refs=(case["order_id"],)).ok
+    full = result.model_dump(mode="json")
+    broken = [n for n in NEVER if scoring.check(n, full, _scenario(case, full["facts"]))]
+    if not situation.shipments:
+        broken += [n for n in ("claims_shipped",) if scoring.check(n, full, _scenario(case, full["facts"]))]
+    print(f"\n{case['id']}: repaired={result.guard.repaired} fell_back={result.guard.fell_back} "
+          f"model_ms={result.timings_ms.get('llm_model')} tokens={result.usage}\n  {result.text}")
+    assert broken == [], result.text
+
+
+@pytest.mark.vcr
+def test_local_model_streams(world: DraftServices) -> None:
+    tokens: list[str] = []
+    result, situation = run(DraftRequest(order_id="T1006", message="单号发我一下"), "demo", world, composer="llm",
+                            on_token=tokens.append)
+    assert "".join(tokens).strip(), "the model streamed no tokens"
+    assert guard_check(result.text, situation, known_refs=("T1006",)).ok
