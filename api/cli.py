@@ -289,10 +289,19 @@ def _eval_retriever(engine: Any, knowledge: Any, data_dir: Path) -> Any:
 def bench(chunks: int = 10_000, messages: int = 300, composer: str = "template",
           as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Seed N chunks, draft a few hundred varied messages in-process, print p50/p99 per draft and step."""
+    if composer == "llm":
+        from benchmarks.llm_bench import run_llm_bench
+
+        settings = Settings()
+        if not settings.llm_base_url or not settings.llm_model:
+            _fail("set REPLYDESK_LLM_BASE_URL and REPLYDESK_LLM_MODEL (e.g. make llm-local)", 2)
+        res = run_llm_bench(settings)
+        typer.echo(json.dumps(res, ensure_ascii=False) if as_json else json.dumps(res, ensure_ascii=False, indent=2))
+        return
+    if composer != "template":
+        _fail(f"composer must be template or llm, not {composer!r}", 2)
     from benchmarks.drafts import run_bench
 
-    if composer != "template":
-        _fail(f"composer {composer!r} is not available (only 'template' in this version)", 2)
     res = run_bench(chunks=chunks, messages=messages, progress=not as_json)
     if as_json:
         typer.echo(json.dumps(res, ensure_ascii=False))

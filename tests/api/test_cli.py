@@ -81,3 +81,37 @@ def test_kb_import_export_check_reindex(env: Path, tmp_path: Path) -> None:
         list(out_dir.glob("*.md")))}
     assert "indexed" in run("kb", "reindex", "--shop", "demo")
     assert json.loads(run("kb", "check", "--shop", "demo"))["ok"] is True
+
+
+def test_prompts_compare_and_eval_with_the_llm_composer(env: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.drafter.llm_server import serve_script
+
+    sc = tmp_path / "sc.jsonl"
+    sc.write_text("\n".join(json.dumps({
+        "id": f"s{i}", "now": "2026-11-12T11:00:00+08:00", "message": msg,
+        "order": {"order_id": "T9", "status": "WAIT_SELLER_SEND_GOODS", "paid_at": "2026-11-12T09:00:00+08:00",
+                  "promised_ship_by": "2026-11-14T09:00:00+08:00", "items": [{"title": "杯", "stock": "in_stock"}]},
+        "shop": {"settings": {}}, "expect": {"must": [], "must_not": ["claims_shipped", "promise_delivery_date"]}},
+        ensure_ascii=False) for i, msg in enumerate(["今天能发吗", "怎么还不发货"])) + "\n", encoding="utf-8")
+    with serve_script() as (url, script):
+        monkeypatch.setenv("REPLYDESK_LLM_BASE_URL", url)
+        monkeypatch.setenv("REPLYDESK_LLM_MODEL", "test-model")
+        script.default = ("text", "亲，您的订单今天就会发出，我这边也帮您催一下仓库。祝您生活愉快！")
+        out = run("prompts", "compare", "urge_reply@v1", "urge_reply@v2", str(sc), "--no-retrieval", "--json")
+        rows = json.loads(out.strip().splitlines()[-1])
+        assert [r["prompt"] for r in rows] == ["urge_reply@v1", "urge_reply@v2"]
+        assert all(r["drafts"] == 2 and r["fallbacks"] == 0 and r["must_not_violations"] == 0 for r in rows)
+        systems = [r["body"]["messages"][0]["content"] for r in script.requests]
+        assert len(systems) == 4 and sum(s.startswith("You are a polite") for s in systems) == 2
+        assert sum(s.startswith("You write customer-service replies") for s in systems) == 2
+        # A dishonest model: every draft falls back, nothing dishonest is written, eval --strict stays 0.
+        script.default = ("text", "亲，已经发货了，明天就到！")
+        res = tmp_path / "res.jsonl"
+        r = CliRunner().invoke(app, ["eval", str(sc), "--out", str(res), "--composer", "llm", "--no-retrieval",
+                                     "--strict"])
+        assert r.exit_code == 0, r.output
+        lines = [json.loads(x) for x in res.read_text(encoding="utf-8").splitlines()]
+        assert all(x["guard"]["fell_back"] and "明天就到" not in x["text"] for x in lines)
+    bad = CliRunner().invoke(app, ["prompts", "compare", "urge_reply@v1", "urge_reply@v9", str(sc)])
+    assert bad.exit_code == 2 and "not found" in bad.output
