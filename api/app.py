@@ -111,5 +111,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         @app.get("/metrics", include_in_schema=False)
         def metrics() -> Response:
             return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    if settings.cors_origins:
+        # Off by default; the browser extension's origin (chrome-extension://<id>) goes in the allow-list.
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+                           expose_headers=["X-Request-ID", "Retry-After"], max_age=600)
     app.add_middleware(RequestLimits)
     return app

@@ -85,3 +85,21 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     r = client.get("/readyz")
     assert r.status_code == 200 and r.json()["checks"]["database"] == "ok" and r.json()["checks"]["index"] == "ok"
+
+
+def test_cors_is_off_by_default_and_allow_listed_when_set(tmp_path, clock) -> None:
+    from api.app import create_app
+    from api.container import Container
+    from core.settings import Settings
+
+    pre = {"Origin": "chrome-extension://abcdefghijklmnopabcdefghijklmnop", "Access-Control-Request-Method": "POST",
+           "Access-Control-Request-Headers": "authorization,content-type"}
+    for origins, allowed in (([], False), (["chrome-extension://abcdefghijklmnopabcdefghijklmnop"], True)):
+        c = Container.build(Settings(data_dir=tmp_path / str(allowed), cors_origins=origins), clock=clock,
+                            with_index=False)
+        with TestClient(create_app(Settings(cors_origins=origins), container=c)) as client:
+            r = client.options("/v1/drafts", headers=pre)
+            assert (r.headers.get("access-control-allow-origin") == pre["Origin"]) is allowed
+            other = client.options("/v1/drafts", headers={**pre, "Origin": "https://evil.example"})
+            assert "access-control-allow-origin" not in other.headers
+        c.close()
