@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors
+from api import errors, logs
 from api.container import Container
 from core.clock import Clock
 from core.settings import Settings, get_settings
@@ -32,8 +32,10 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        rid = "".join(ch for ch in headers.get(b"x-request-id", b"").decode("latin-1")[:64]
+                      if ch.isalnum() or ch in "-_.") or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
+        token = logs.request_id.set(rid)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -44,6 +46,7 @@ class RequestLimits:
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             await _too_large(send_with_id, rid)
+            logs.request_id.reset(token)
             return
         seen = 0
 
@@ -60,6 +63,8 @@ class RequestLimits:
             await self.app(scope, limited_receive, send_with_id)
         except _BodyTooLarge:
             await _too_large(send_with_id, rid)
+        finally:
+            logs.request_id.reset(token)
 
 
 class _BodyTooLarge(Exception):
@@ -78,7 +83,7 @@ async def _too_large(send: Send, rid: str) -> None:
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                container: Container | None = None, **build: Any) -> FastAPI:
-    settings = settings or get_settings()
+    settings = settings or (container.settings if container is not None else get_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -95,6 +100,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     if container is not None:
         app.state.container = container
     errors.install(app)
+    logs.configure()
+    from api.ratelimit import RateLimiter
+
+    app.state.limiter = RateLimiter(settings.rate_limit_per_min, settings.redis_url)
 
     from api.routes import drafts, feedback, health, keys, orders, pages
 

@@ -29,6 +29,12 @@ def authenticate(request: Request, container: ContainerDep,
     if key is None:
         raise HTTPException(401, "unknown, revoked or expired API key", headers={"WWW-Authenticate": "Bearer"})
     request.state.key_id = key.id
+    limiter = getattr(request.app.state, "limiter", None)
+    if limiter is not None:
+        allowed, retry = limiter.hit(key.id)
+        if not allowed:
+            raise HTTPException(429, f"rate limit of {limiter.per_minute} requests a minute reached for this key",
+                                headers={"Retry-After": str(retry)})
     return key  # type: ignore[no-any-return]
 
 

@@ -26,7 +26,7 @@ def error_body(request: Request, status: int, code: str, message: str, field: st
                **extra: Any) -> JSONResponse:
     rid = getattr(request.state, "request_id", None)
     body = {"error": {"code": code, "message": message, "field": field, "request_id": rid, **extra}}
-    return JSONResponse(body, status_code=status, headers={"X-Request-ID": rid} if rid else None)
+    return JSONResponse(body, status_code=status)  # the middleware adds X-Request-ID to every response
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
 
     cors_origins: list[str] = Field(default_factory=list)
     rate_limit_per_min: int = 600
+    redis_url: str | None = "redis://127.0.0.1:6379/0"
     redact_for_llm: bool = True
     metrics: Literal["on", "off"] = "on"
 

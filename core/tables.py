@@ -118,3 +118,14 @@ feedback_events = sa.Table(
     sa.Column("intent_kind", sa.String(20)),
     sa.Column("payload_json", sa.Text, nullable=False),
 )
+
+# 0003: a retried POST with the same Idempotency-Key gets the first response back.
+idempotency_keys = sa.Table(
+    "idempotency_keys", metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("idem_key", sa.String(200), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("response_json", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)

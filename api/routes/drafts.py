@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ContainerDep, Principal
+from api.idempotency import idempotent
 from core.errors import ReplydeskError
 from drafter.drafts import DraftItem
 from drafter.guard import Violation
@@ -58,13 +59,17 @@ def create_draft(body: DraftRequest, key: Principal, c: ContainerDep, request: R
     An unknown order is not an error of the request: the draft says so honestly.
     """
     c.shops.get(key.shop_id)
-    result, situation = run(body, key.shop_id, c.draft_services(), composer=body.composer or c.settings.composer,
-                            prompt=body.prompt)
-    item = c.review.create(key.shop_id, body, result, situation, key.id)
-    if (m := _metrics(request)) is not None:
-        m.observe_draft(result)
-        m.decisions.labels("draft_created").inc()
-    return item
+
+    def act() -> DraftItem:
+        result, situation = run(body, key.shop_id, c.draft_services(),
+                                composer=body.composer or c.settings.composer, prompt=body.prompt)
+        item = c.review.create(key.shop_id, body, result, situation, key.id)
+        if (m := _metrics(request)) is not None:
+            m.observe_draft(result)
+            m.decisions.labels("draft_created").inc()
+        return item
+
+    return idempotent(request, c, key.id, body, 201, act)  # type: ignore[no-any-return]
 
 
 @router.post("/stream", response_class=StreamingResponse, responses={200: {
@@ -136,21 +141,25 @@ def _out(d, request: Request) -> DecisionOut:  # type: ignore[no-untyped-def]
 def approve(draft_id: str, key: Principal, c: ContainerDep, request: Request,
             body: ApproveBody | None = None) -> DecisionOut:
     """Approve as is, or with an edited ``final_text`` (checked again; its warnings are returned)."""
-    return _out(c.review.approve(key.shop_id, draft_id, body.final_text if body else None, key.id), request)
+    return idempotent(request, c, key.id, body, 200, lambda: _out(  # type: ignore[no-any-return]
+        c.review.approve(key.shop_id, draft_id, body.final_text if body else None, key.id), request))
 
 
 @router.post("/{draft_id}/reject", response_model=DecisionOut)
 def reject(draft_id: str, body: RejectBody, key: Principal, c: ContainerDep, request: Request) -> DecisionOut:
-    return _out(c.review.reject(key.shop_id, draft_id, body.reason, body.note, key.id), request)
+    return idempotent(request, c, key.id, body, 200, lambda: _out(  # type: ignore[no-any-return]
+        c.review.reject(key.shop_id, draft_id, body.reason, body.note, key.id), request))
 
 
 @router.post("/{draft_id}/inserted", response_model=DecisionOut)
 def inserted(draft_id: str, key: Principal, c: ContainerDep, request: Request) -> DecisionOut:
     """The approved text was put into the chat input box."""
-    return _out(c.review.inserted(key.shop_id, draft_id, key.id), request)
+    return idempotent(request, c, key.id, None, 200, lambda: _out(  # type: ignore[no-any-return]
+        c.review.inserted(key.shop_id, draft_id, key.id), request))
 
 
 @router.post("/{draft_id}/sent", response_model=DecisionOut)
 def sent(draft_id: str, key: Principal, c: ContainerDep, request: Request) -> DecisionOut:
     """The agent confirms the reply went out to the buyer."""
-    return _out(c.review.sent(key.shop_id, draft_id, key.id), request)
+    return idempotent(request, c, key.id, None, 200, lambda: _out(  # type: ignore[no-any-return]
+        c.review.sent(key.shop_id, draft_id, key.id), request))
