@@ -1,0 +1,111 @@
+"""Every route × every role × own/other shop, against the table in DESIGN.md ("Who may call what").
+
+A key only sees its own shop: another shop's resource is 404, never 403 (that would confirm it
+exists). A role that may not use a route gets 403; no key gets 401.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import auth
+
+ALL = ("agent", "extension", "manager", "admin")
+MANAGERS = ("manager", "admin")
+ROLES: tuple[str | None, ...] = (None, "agent", "extension", "manager", "admin")
+
+
+@dataclass
+class Route:
+    method: str
+    path: str                       # {draft} / {order} / {key} are filled per case
+    allowed: tuple[str, ...] | None  # None: public
+    body: dict | None = None
+    owned: bool = False             # addresses one resource of a shop (404 from another shop)
+
+
+ROUTES = [
+    Route("GET", "/healthz", None), Route("GET", "/readyz", None), Route("GET", "/docs", None),
+    Route("GET", "/openapi.json", None), Route("GET", "/review", None), Route("GET", "/metrics", None),
+    Route("POST", "/v1/drafts", ALL, {"order_id": "T1006", "message": "发货了吗"}),
+    Route("POST", "/v1/drafts/stream", ALL, {"order_id": "T1006", "message": "发货了吗"}),
+    Route("GET", "/v1/drafts", ALL),
+    Route("GET", "/v1/drafts/{draft}", ALL, owned=True),
+    Route("POST", "/v1/drafts/{draft}/approve", ALL, {}, owned=True),
+    Route("POST", "/v1/drafts/{draft}/reject", ALL, {"reason": "other"}, owned=True),
+    Route("POST", "/v1/drafts/{approved}/inserted", ALL, owned=True),
+    Route("POST", "/v1/drafts/{approved}/sent", ALL, owned=True),
+    Route("GET", "/v1/orders", ALL),
+    Route("GET", "/v1/orders/{order}", ALL, owned=True),
+    Route("PATCH", "/v1/orders/{order}", MANAGERS, {"status": "WAIT_SELLER_SEND_GOODS"}, owned=True),
+    # PUT creates or replaces an order in the caller's own shop: never touches another shop's order.
+    Route("PUT", "/v1/orders/{order}", MANAGERS, {"order_id": "T1001", "status": "WAIT_SELLER_SEND_GOODS"}),
+    Route("GET", "/v1/feedback/stats", MANAGERS),
+    Route("GET", "/v1/feedback/export", MANAGERS),
+    Route("GET", "/v1/keys", ("admin",)),
+    Route("POST", "/v1/keys", ("admin",), {"role": "agent"}),
+    Route("DELETE", "/v1/keys/{key}", ("admin",), owned=True),
+]
+
+
+def expected(route: Route, role: str | None, same_shop: bool) -> int:
+    if route.allowed is None:
+        return 200
+    if role is None:
+        return 401
+    if role not in route.allowed:
+        return 403
+    if route.owned and not same_shop:
+        return 404
+    return 201 if route.method == "POST" and route.path in ("/v1/drafts", "/v1/keys") else 200
+
+
+def test_openapi_has_no_route_missing_from_the_matrix(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    listed = {(r.method, r.path.replace("{approved}", "{draft}")) for r in ROUTES}
+    norm = {"{draft_id}": "{draft}", "{order_id}": "{order}", "{key_id}": "{key}"}
+    for path, ops in spec["paths"].items():
+        for k, v in norm.items():
+            path = path.replace(k, v)
+        for method in ops:
+            assert (method.upper(), path) in listed, f"{method.upper()} {path} is not in the access matrix"
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[f"{r.method} {r.path}" for r in ROUTES])
+def test_every_route_role_and_shop(client: TestClient, demo: dict[str, str], container, route: Route) -> None:
+    agent = demo["agent"]
+    results = []
+    for role in ROLES:
+        for same_shop in (True, False):
+            if role is None and not same_shop:
+                continue
+            key = None if role is None else (demo[role] if same_shop else demo[f"other-{role}"])
+            path = _fill(route.path, client, container, agent)
+            headers = auth(key) if key else {}
+            call: Callable = getattr(client, route.method.lower())
+            kwargs = {"headers": headers}
+            if route.body is not None:
+                kwargs["json"] = route.body
+            r = call(path, **kwargs)
+            results.append((role, same_shop, r.status_code, expected(route, role, same_shop)))
+    wrong = [x for x in results if x[2] != x[3]]
+    assert wrong == [], f"(role, own shop, got, expected): {wrong}"
+
+
+def _fill(path: str, client: TestClient, container, agent_key: str) -> str:
+    """A fresh resource of the demo shop for every call (decisions change state)."""
+    if "{draft}" in path or "{approved}" in path:
+        d = client.post("/v1/drafts", json={"order_id": "T1004", "message": "什么时候发"}, headers=auth(agent_key)).json()
+        if "{approved}" in path:
+            client.post(f"/v1/drafts/{d['id']}/approve", headers=auth(agent_key))
+        path = path.replace("{draft}", d["id"]).replace("{approved}", d["id"])
+    if "{order}" in path:
+        path = path.replace("{order}", "T1001")
+    if "{key}" in path:
+        rec, _ = container.keys.create("demo", "agent", label="to revoke")
+        path = path.replace("{key}", rec.id)
+    return path
