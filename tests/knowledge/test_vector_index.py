@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge.chunking import chunk_doc
+from knowledge.embeddings import E5Embedder
+from knowledge.errors import IndexUnavailable
+from knowledge.index import VectorIndex, parse_chroma_url
+from knowledge.service import KnowledgeService
+from knowledge.store import KnowledgeDoc, KnowledgeStore
+from tests.knowledge.conftest import SHOP
+
+
+def _doc(shop: str, doc_id: str, text: str, revision: int = 1, kind: str = "policy") -> KnowledgeDoc:
+    return KnowledgeDoc(shop_id=shop, id=doc_id, kind=kind, revision=revision, title=doc_id, text=text)
+
+
+class OtherModel(E5Embedder):
+    """Same vectors, another model id: what an upgrade of the embedding model looks like to the index."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model_id = "example/another-model@2"
+
+
+def test_queries_are_scoped_to_one_shop_and_carry_metadata(index: VectorIndex, embedder: E5Embedder) -> None:
+    index.upsert_doc(_doc("a", "ship-time", "现货商品付款后48小时内发货。"))
+    index.upsert_doc(_doc("b", "ship-time", "现货商品付款后72小时内发货。"))
+    index.upsert_doc(_doc("a", "n1", "双11仓库积压，发货延迟1-2天。", kind="notice"))
+    hits = index.query("a", embedder.embed_query("什么时候发货"), n=10)
+    assert {h.chunk_id for h in hits} == {"a:ship-time:1:0", "a:n1:1:0"}
+    assert all(0.0 < h.similarity <= 1.0 for h in hits)
+    assert [h.doc_id for h in index.query("a", embedder.embed_query("发货"), n=10, kinds=["notice"])] == ["n1"]
+    assert index.count() == 3 and index.count("a") == 2
+    assert index.doc_revisions("b") == {"ship-time": 1}
+
+
+def test_a_new_revision_replaces_the_old_chunks(index: VectorIndex) -> None:
+    long_text = "。".join(f"第{i}条：付款后按顺序发货，请耐心等待" for i in range(30)) + "。"
+    index.upsert_doc(_doc(SHOP, "p", long_text))
+    assert index.count(SHOP) == len(chunk_doc(_doc(SHOP, "p", long_text))) > 1
+    index.upsert_doc(_doc(SHOP, "p", "改为72小时内发货。", revision=2))
+    assert index.doc_revisions(SHOP) == {"p": 2} and index.count(SHOP) == 1
+    index.upsert_doc(KnowledgeDoc(SHOP, "p", "policy", 3, "p", "x", deleted=True))
+    assert index.count(SHOP) == 0
+
+
+def test_model_change_drops_the_collection_and_reindex_restores_it(
+        tmp_path: Path, store: KnowledgeStore, service: KnowledgeService, embedder: E5Embedder) -> None:
+    service.upsert(SHOP, "ship-time", kind="policy", title="发货时效", text="付款后48小时内发货。")
+    assert service.index.count() == 1 and not service.index.needs_reindex
+
+    upgraded = VectorIndex(OtherModel(), path=tmp_path / "chroma")
+    assert upgraded.open().needs_reindex
+    assert upgraded.count() == 0  # vectors of another model are not comparable: gone
+    svc2 = KnowledgeService(store, upgraded)
+    assert not svc2.check()["ok"]
+    assert svc2.reindex() == 1
+    assert not upgraded.needs_reindex and svc2.check()["ok"]
+    assert upgraded.collection.metadata["embedding_model"] == "example/another-model@2"
+    # Reopening with the same model keeps the vectors.
+    again = VectorIndex(OtherModel(), path=tmp_path / "chroma").open()
+    assert not again.needs_reindex and again.count() == 1
+
+
+def test_ensure_index_rebuilds_after_a_model_change(tmp_path: Path, store: KnowledgeStore,
+                                                    service: KnowledgeService) -> None:
+    service.upsert(SHOP, "p", kind="policy", title="T", text="付款后48小时内发货。")
+    svc2 = KnowledgeService(store, VectorIndex(OtherModel(), path=tmp_path / "chroma"))
+    assert svc2.ensure_index() is True
+    assert svc2.index.count(SHOP) == 1 and svc2.ensure_index() is False
+
+
+def test_collection_name_and_url_are_validated(embedder: E5Embedder) -> None:
+    with pytest.raises(ValueError):
+        VectorIndex(embedder, path="x", collection="a b")
+    with pytest.raises(ValueError):
+        VectorIndex(embedder, path="x", url="http://h:1")
+    assert parse_chroma_url("http://chroma:8001") == ("chroma", 8001, False)
+    assert parse_chroma_url("https://chroma.example.com") == ("chroma.example.com", 443, True)
+    assert parse_chroma_url("localhost") == ("localhost", 8000, False)
+    with pytest.raises(ValueError):
+        parse_chroma_url("ftp://x")
+
+
+def test_unreachable_server_is_index_unavailable(embedder: E5Embedder) -> None:
+    index = VectorIndex(embedder, url="http://127.0.0.1:9")  # discard port: nothing listens
+    with pytest.raises(IndexUnavailable):
+        index.count()
+
+
+def test_precomputed_vectors_and_chroma_side_embedding_use_our_function(
+        index: VectorIndex, embedder: E5Embedder) -> None:
+    chunks = chunk_doc(_doc(SHOP, "p", "默认使用中通快递发货。"))
+    with pytest.raises(ValueError):
+        index.add_chunks_with_embeddings(chunks, np.zeros((2, 384), dtype=np.float32))
+    index.add_chunks_with_embeddings(chunks, embedder.embed_passages([c.search_text for c in chunks]))
+    # Even Chroma's text-based query path goes through our embedding function, never its default one.
+    res = index.collection.query(query_texts=["发什么快递"], n_results=1)
+    assert res["ids"] == [["demo:p:1:0"]]
+
+
+def test_shop_isolation_holds_on_both_query_paths(index: VectorIndex) -> None:
+    rng = np.random.default_rng(3)
+
+    def add(shop: str, n: int) -> np.ndarray:
+        vecs = rng.normal(size=(n, 384)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        chunks = [c for i in range(n) for c in chunk_doc(_doc(shop, f"d{i}", f"规则{i}。"))]
+        index.add_chunks_with_embeddings(chunks, vecs)
+        return vecs
+
+    big = add("big", 120)
+    small = add("small", 3)
+    # The big shop: its nearest chunks are in the unfiltered neighbourhood (no `where` needed).
+    hits = index.query("big", big[7], n=5)
+    assert hits[0].doc_id == "d7" and len(hits) == 5 and all(h.chunk_id.startswith("big:") for h in hits)
+    assert "big" not in index._prefilter_shops
+    # The small shop: crowded out of the neighbourhood, answered by the `where` query instead.
+    hits = index.query("small", big[7], n=5)
+    assert sorted(h.doc_id for h in hits) == ["d0", "d1", "d2"]
+    assert "small" in index._prefilter_shops
+    assert index.query("small", small[2], n=1)[0].chunk_id == "small:d2:1:0"
+    assert index.query("nobody", small[2], n=3) == []
