@@ -11,6 +11,8 @@ a browser test skips on a developer machine and fails in CI, where its absence i
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 import signal
@@ -103,13 +105,14 @@ class Server:
 
 
 @contextmanager
-def running_server(tmp_path: Path, *, startup_s: float = 120) -> Iterator[Server]:
+def running_server(tmp_path: Path, *, startup_s: float = 120, env: dict[str, str] | None = None) -> Iterator[Server]:
     """Seed the demo shop into a fresh data dir and run `replydesk serve` on a free port.
 
-    The server runs in its own process group, which is always killed at the end, whatever happened.
+    ``env`` adds settings (e.g. ``REPLYDESK_CORS_ORIGINS``). The server runs in its own process group,
+    which is always killed at the end, whatever happened.
     """
     port = free_port()
-    env = {**os.environ, "REPLYDESK_DATA_DIR": str(tmp_path / "data"), "REPLYDESK_PORT": str(port)}
+    env = {**os.environ, **(env or {}), "REPLYDESK_DATA_DIR": str(tmp_path / "data"), "REPLYDESK_PORT": str(port)}
     seeded = subprocess.run([str(REPLYDESK), "demo", "seed"], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=300)
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
@@ -152,3 +155,83 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+def create_key(server: Server, role: str, *, shop: str = "demo") -> str:
+    """A new key for ``role`` from `replydesk keys create` (it prints the key as its last line)."""
+    out = subprocess.run([str(REPLYDESK), "keys", "create", "--shop", shop, "--role", role], cwd=ROOT, env=server.env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    key = out.stdout.strip().splitlines()[-1].strip()
+    server.keys[role] = key
+    return key
+
+
+# ---- a browser extension (Manifest V3, unpacked) ----
+
+def extension_id(manifest_key: str) -> str:
+    """Chrome's id for an extension whose manifest pins ``key`` (its public key, base64 DER).
+
+    The id is the first 32 hex digits of the key's SHA-256, written with the letters a-p for 0-f.
+    """
+    digest = hashlib.sha256(base64.b64decode(manifest_key)).hexdigest()[:32]
+    return "".join(chr(ord("a") + int(c, 16)) for c in digest)
+
+
+@contextmanager
+def chromium_with_extension(extension_dir: Path, user_data_dir: Path, *, width: int = 1360, height: int = 900,
+                            locale: str = "zh-CN") -> Iterator[Any]:
+    """A persistent Chromium context (a profile in ``user_data_dir``) with an unpacked extension loaded.
+
+    Extensions need a persistent context and the real browser: ``headless=False`` for Playwright plus
+    Chromium's own ``--headless=new`` (DESIGN, "Pitfalls"). Script errors of every page opened in it are
+    recorded in ``context.js_errors``.
+    """
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    ext = str(extension_dir.resolve())
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(user_data_dir), headless=False, executable_path=str(CHROMIUM),
+            args=[*CHROMIUM_ARGS, f"--disable-extensions-except={ext}", f"--load-extension={ext}"],
+            viewport={"width": width, "height": height}, locale=locale, timezone_id="Asia/Shanghai")
+        errors: list[str] = []
+        context.on("page", lambda page: page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}")))
+        context.js_errors = errors
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def extension_worker(context: Any, ext_id: str, timeout_s: float = 15) -> Any:
+    """The extension's service worker (started when the profile loads the extension)."""
+    prefix = f"chrome-extension://{ext_id}/"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for worker in context.service_workers:
+            if worker.url.startswith(prefix):
+                return worker
+        try:
+            context.wait_for_event("serviceworker", timeout=500)
+        except Exception:  # Playwright's TimeoutError: look again until the deadline
+            pass
+    raise AssertionError(f"no service worker of {prefix} started: is the extension loaded?")
+
+
+def side_by_side(context: Any, shots: list[bytes], name: str) -> Path:
+    """Put PNG screenshots next to each other (e.g. a side panel beside its page) and save the result."""
+    page = context.new_page()
+    try:
+        imgs = "".join(f'<img src="data:image/png;base64,{base64.b64encode(s).decode()}" style="display:block">'
+                       for s in shots)
+        page.set_content(f'<body style="margin:0;background:#8a919c"><div id="row" style="display:inline-flex;'
+                         f'gap:2px;align-items:flex-start">{imgs}</div></body>')
+        page.wait_for_function("[...document.images].every((i) => i.complete && i.naturalWidth > 0)")
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / name
+        page.locator("#row").screenshot(path=str(path))
+        return path
+    finally:
+        page.close()

@@ -16,6 +16,29 @@ def _draft(client: TestClient, key: str, order_id: str, message: str = "怎么�
 
 
 def test_queue_decisions_stats_export(client: TestClient, demo: dict[str, str], clock) -> None:
+    _review_flow(client, demo, clock)
+
+
+def test_the_same_flow_on_postgresql(pg_schema_url: str, tmp_path, clock) -> None:
+    from api.app import create_app
+    from api.container import Container
+    from api.seed import seed_demo
+    from core.settings import Settings
+
+    c = Container.build(Settings(data_dir=tmp_path / "pg", database_url=pg_schema_url), clock=clock)
+    keys = dict(seed_demo(c).keys)
+    c.shops.ensure("other")
+    for role in ("agent", "manager"):
+        keys[f"other-{role}"] = c.keys.create("other", role)[1]
+    with TestClient(create_app(container=c)) as client:
+        _review_flow(client, keys, clock)
+    c.close()
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
+def _review_flow(client: TestClient, demo: dict[str, str], clock) -> None:
     a = demo["agent"]
     ids = []
     for oid in ("T1001", "T1004", "T1006", "T1007"):

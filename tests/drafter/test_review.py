@@ -23,10 +23,18 @@ from knowledge.store import KnowledgeStore
 CST = timezone(timedelta(hours=8))
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The lifecycle runs on both backends the product supports."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/r.db"
+    return request.getfixturevalue("pg_schema_url")
+
+
 @pytest.fixture
-def world(tmp_path: Path):
+def world(db_url: str):
     clock = FixedClock(datetime(2026, 11, 12, 11, tzinfo=CST))
-    engine = make_engine(f"sqlite:///{tmp_path}/r.db")
+    engine = make_engine(db_url)
     migrate(engine)
     ShopStore(engine, clock).ensure("demo", settings=ShopSettings())
     orders = DemoOrderStore(engine, clock)
@@ -43,6 +51,7 @@ def world(tmp_path: Path):
 
     yield review, FeedbackLog(engine), clock, new
     services.executor.shutdown()
+    engine.dispose()
 
 
 def test_approve_as_is_is_idempotent(world) -> None:
