@@ -1,0 +1,143 @@
+"""No data loss: SIGKILL the real server mid-stream of decisions; every acknowledged event survives, once.
+
+PostgreSQL + a `chroma run` server + two workers; and SQLite + embedded Chroma + one worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = ROOT / ".venv" / "bin"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not come up")
+
+
+def _start(env: dict[str, str], port: int, workers: int, log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([str(BIN / "replydesk"), "serve", "--port", str(port), "--workers", str(workers)],
+                            cwd=ROOT, env=env, stdout=log.open("a"), stderr=subprocess.STDOUT, start_new_session=True)
+    _wait(f"http://127.0.0.1:{port}/healthz", proc)
+    return proc
+
+
+def _kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
+
+
+def _run_crash(tmp_path: Path, env: dict[str, str], workers: int) -> dict[str, Any]:
+    log = tmp_path / "server.log"
+    seed = subprocess.run([str(BIN / "replydesk"), "demo", "seed"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert seed.returncode == 0, seed.stderr
+    keys = dict(line.split(" key: ") for line in seed.stdout.splitlines() if " key: " in line)
+    port = _port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _start(env, port, workers, log)
+    agent = {"Authorization": f"Bearer {keys['agent']}"}
+    orders = [f"T10{i:02d}" for i in range(1, 15)]
+    with httpx.Client(base_url=base, timeout=30) as c:
+        ids = [c.post("/v1/drafts", json={"order_id": oid, "message": f"还没发货吗 #{i}"}, headers=agent).json()["id"]
+               for i, oid in enumerate(orders)]
+    # Decisions race in from 4 threads; the server is killed while they are in flight.
+    plan = [(d, "approve" if i % 2 == 0 else "reject") for i, d in enumerate(ids)]
+    acked: dict[str, str] = {}
+
+    def decide(item: tuple[str, str]) -> None:
+        d, what = item
+        body = {} if what == "approve" else {"reason": "wrong_tone"}
+        try:
+            r = httpx.post(f"{base}/v1/drafts/{d}/{what}", json=body, timeout=10,
+                           headers={**agent, "Idempotency-Key": f"crash-{d}"})
+            if r.status_code == 200:
+                acked[d] = what
+        except httpx.HTTPError:
+            pass  # not acknowledged: it may or may not have happened, but never twice
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(decide, p) for p in plan]
+        while len(acked) < len(plan) // 3 and not all(f.done() for f in futures):
+            time.sleep(0.005)
+        _kill(proc)
+        killed_with = len(acked)
+    print(f"\nkilled with {killed_with}/{len(plan)} decisions acknowledged")
+    assert killed_with >= 1  # the kill landed while decisions were being made
+
+    proc = _start(env, port, workers, log)
+    try:
+        # Retrying every decision with its Idempotency-Key after the restart acts at most once.
+        for item in plan:
+            decide(item)
+        manager = {"Authorization": f"Bearer {keys['manager']}"}
+        events = [json.loads(x) for x in httpx.get(f"{base}/v1/feedback/export", headers=manager, timeout=30)
+                  .text.splitlines()]
+    finally:
+        _kill(proc, signal.SIGTERM)
+    decisions: dict[str, list[str]] = {}
+    for e in events:
+        if e["event"] in ("approved", "edited", "rejected"):
+            decisions.setdefault(e["draft_id"], []).append(e["event"])
+    first_acked = dict(acked)
+    return {"ids": ids, "plan": dict(plan), "acked": first_acked, "decisions": decisions,
+            "created": [e["draft_id"] for e in events if e["event"] == "draft_created"]}
+
+
+def _check(out: dict[str, Any]) -> None:
+    want = {"approve": ["approved"], "reject": ["rejected"]}
+    for d in out["ids"]:
+        assert out["decisions"].get(d) == want[out["plan"][d]], (d, out["decisions"].get(d))
+    assert sorted(out["created"]) == sorted(out["ids"])  # every acknowledged creation is there, once
+
+
+@pytest.mark.slow
+def test_sigkill_postgres_two_workers_chroma_server(tmp_path: Path, pg_schema_url: str) -> None:
+    cport = _port()
+    chroma = subprocess.Popen([str(BIN / "chroma"), "run", "--path", str(tmp_path / "chroma"), "--host", "127.0.0.1",
+                               "--port", str(cport)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        _wait(f"http://127.0.0.1:{cport}/api/v2/heartbeat", chroma, 60)
+        env = {**os.environ, "REPLYDESK_DATA_DIR": str(tmp_path / "data"), "REPLYDESK_DATABASE_URL": pg_schema_url,
+               "REPLYDESK_CHROMA_URL": f"http://127.0.0.1:{cport}", "REPLYDESK_RATE_LIMIT_PER_MIN": "0"}
+        _check(_run_crash(tmp_path, env, workers=2))
+    finally:
+        _kill(chroma, signal.SIGTERM)
+
+
+@pytest.mark.slow
+def test_sigkill_sqlite_one_worker(tmp_path: Path) -> None:
+    env = {**os.environ, "REPLYDESK_DATA_DIR": str(tmp_path / "data"), "REPLYDESK_RATE_LIMIT_PER_MIN": "0"}
+    env.pop("REPLYDESK_DATABASE_URL", None)
+    env.pop("REPLYDESK_CHROMA_URL", None)
+    _check(_run_crash(tmp_path, env, workers=1))
