@@ -151,8 +151,8 @@ def parse_file(path: Path, tz: ZoneInfo) -> ParsedDoc:
     try:
         validate_doc_fields(doc.id, doc.kind, doc.title, doc.text, doc.valid_from, doc.valid_to)
     except InvalidInput as e:
-        where = e.field if e.field in lines else None
-        line = lines[where] if where else (first + len(front.splitlines()) + 1 if e.field == "text" else first)
+        body_line = first + len(front.splitlines()) + 1
+        line = lines.get(e.field or "", body_line if e.field == "text" else first)
         raise ImportFileError(e.message, path=p, line=line) from e
     return doc
 

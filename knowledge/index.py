@@ -368,7 +368,8 @@ class VectorIndex:
         report.orphans = sorted(set(indexed) - set(current))
         return report
 
-    def sync_shop(self, shop_id: str, docs: Iterable[KnowledgeDoc], report: ShopDrift | None = None) -> ShopDrift:
+    def sync_shop(self, shop_id: str, docs: Iterable[KnowledgeDoc],
+                  report: ShopDrift | None = None) -> ShopDrift:
         """Repair what ``drift`` finds (or found: ``report``), touching only the documents that differ."""
         docs = [d for d in docs if not d.deleted]
         report = report or self.drift(shop_id, docs)

@@ -41,7 +41,8 @@ _STOPWORDS = frozenset(
     "和 与 及 或 这 那 这个 那个 有 没 没有 一 一下 一个 个 很 太 能 能不能 可以 可不可以 会 不会 要 想 "
     "不 不能 请问 请 麻烦 谢谢 好的 好 嗯 额 哎 喔 噢 在吗 你好 您好 什么 怎么 怎么样 为什么 吗 呃 "
     "a an the is are was were be been to of in on at for and or my me i you your it its do does did "
-    "has have had can could will would please yet hi hello what when why how which get hasn isn don doesn didn".split()
+    "has have had can could will would please yet hi hello what when why how which get "
+    "hasn isn don doesn didn".split()
 )
 # Spellings buyers use for the same thing; matched after jieba, before lookup.
 _SYNONYMS = {

@@ -17,12 +17,13 @@ LONG_POLICY = "\n\n".join([
 
 
 def _doc(text: str, **kw) -> KnowledgeDoc:
-    return KnowledgeDoc(shop_id="s1", id="returns", kind="policy", revision=3, title="退换货", text=text, **kw)
+    return KnowledgeDoc(shop_id="s1", id="returns", kind="policy", revision=3, title="退换货", text=text,
+                        **kw)
 
 
 def test_short_text_is_one_chunk() -> None:
-    chunks = chunk_doc(_doc("未付款订单不会进入发货流程。"))
-    assert [(c.id, c.text, c.n_chunks) for c in chunks] == [("s1:returns:3:0", "未付款订单不会进入发货流程。", 1)]
+    text = "未付款订单不会进入发货流程。"
+    assert [(c.id, c.text, c.n_chunks) for c in chunk_doc(_doc(text))] == [("s1:returns:3:0", text, 1)]
 
 
 def test_long_policy_splits_on_sentence_boundaries() -> None:

@@ -66,7 +66,8 @@ def test_bom_and_crlf_files_import_like_any_other(tmp_path: Path, service: Knowl
 
 def test_notice_dates_with_offsets_and_bare_dates(tmp_path: Path, service: KnowledgeService,
                                                   store: KnowledgeStore) -> None:
-    write(tmp_path / "kb", "n.md", "---\nid: n1\ntitle: 双11\nkind: notice\nvalid_from: 2026-11-11T00:00:00+08:00\n"
+    write(tmp_path / "kb", "n.md", "---\nid: n1\ntitle: 双11\nkind: notice\n"
+                                   "valid_from: 2026-11-11T00:00:00+08:00\n"
                                    "valid_to: 2026-11-18\n---\n仓库积压，延迟1-2天。\n")
     import_dir(service, SHOP, tmp_path / "kb")
     n = store.get(SHOP, "n1")
@@ -81,10 +82,12 @@ BAD = [
     ("bad-date.md", "---\nid: x\ntitle: T\nkind: notice\nvalid_from: 下周一\n---\ntext\n", 5, "valid_from"),
     ("naive.md", "---\nid: x\ntitle: T\nkind: notice\nvalid_to: 2026-11-18T10:00:00\n---\ntext\n", 5,
      "UTC offset"),
-    ("reversed.md", "---\nid: x\ntitle: T\nkind: notice\nvalid_from: 2026-11-18\nvalid_to: 2026-11-11\n---\nt\n",
+    ("reversed.md",
+     "---\nid: x\ntitle: T\nkind: notice\nvalid_from: 2026-11-18\nvalid_to: 2026-11-11\n---\nt\n",
      6, "valid_to is before valid_from"),
     ("bad-id.md", "---\nid: bad id!\ntitle: T\nkind: policy\n---\ntext\n", 2, "id must be"),
-    ("typo.md", "---\nid: x\ntitle: T\nkind: policy\nvaild_to: 2026-11-18\n---\ntext\n", 5, "unknown key 'vaild_to'"),
+    ("typo.md", "---\nid: x\ntitle: T\nkind: policy\nvaild_to: 2026-11-18\n---\ntext\n", 5,
+     "unknown key 'vaild_to'"),
     ("empty-body.md", "---\nid: x\ntitle: T\nkind: policy\n---\n\n", 6, "text must be"),
     ("no-front.md", "# 发货时效\n现货48小时内发货。\n", 1, "must start with a '---'"),
     ("unclosed.md", "---\nid: x\ntitle: T\n", 1, "no closing '---'"),
@@ -126,7 +129,8 @@ def test_a_failure_in_the_sql_transaction_rolls_everything_back(tmp_path: Path, 
     assert service.index.count() == 0
 
 
-def test_export_then_import_is_a_no_op(tmp_path: Path, service: KnowledgeService, store: KnowledgeStore) -> None:
+def test_export_then_import_is_a_no_op(tmp_path: Path, service: KnowledgeService,
+                                       store: KnowledgeStore) -> None:
     import_dir(service, SHOP, DEMO_KB)
     service.delete(SHOP, "tone")
     out = tmp_path / "export"

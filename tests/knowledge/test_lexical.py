@@ -6,10 +6,14 @@ import time
 from knowledge.lexical import LexicalDoc, LexicalIndex, tokenize
 
 DOCS = [
-    LexicalDoc("s:ship-time:1:0", "ship-time", "发货时效 现货商品付款后48小时内发货。每天16:00前付款的订单当天发出。"),
-    LexicalDoc("s:presale:1:0", "presale", "预售规则 预售商品按商品页标注的发货时间发货，支付尾款后按约定时间发出。"),
-    LexicalDoc("s:carriers:1:0", "carriers", "快递说明 默认使用中通快递发货。订单满99元可申请改发顺丰，需补差价。"),
-    LexicalDoc("s:signed:1:0", "signed", "签收异常 物流显示已签收但买家没有收到时，请买家查看驿站、快递柜。"),
+    LexicalDoc("s:ship-time:1:0", "ship-time",
+               "发货时效 现货商品付款后48小时内发货。每天16:00前付款的订单当天发出。"),
+    LexicalDoc("s:presale:1:0", "presale",
+               "预售规则 预售商品按商品页标注的发货时间发货，支付尾款后按约定时间发出。"),
+    LexicalDoc("s:carriers:1:0", "carriers",
+               "快递说明 默认使用中通快递发货。订单满99元可申请改发顺丰，需补差价。"),
+    LexicalDoc("s:signed:1:0", "signed",
+               "签收异常 物流显示已签收但买家没有收到时，请买家查看驿站、快递柜。"),
 ]
 
 
@@ -45,7 +49,8 @@ def test_query_is_fast_at_ten_thousand_chunks() -> None:
     corpus = [LexicalDoc(f"c{i}", f"d{i}", " ".join(rng.sample(sentences, 2)) + f" 规则{i % 501}")
               for i in range(10_000)]
     idx = LexicalIndex.build(corpus)
-    queries = ["亲，今天能发货吗？", "物流三天没动了", "能不能今天发顺丰", "预售的什么时候能发啊", "显示签收了但我没收到"]
+    queries = ["亲，今天能发货吗？", "物流三天没动了", "能不能今天发顺丰", "预售的什么时候能发啊",
+               "显示签收了但我没收到"]
     for q in queries:  # warm up jieba
         idx.search(q)
     runs = 200

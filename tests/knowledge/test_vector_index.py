@@ -33,7 +33,8 @@ def test_queries_are_scoped_to_one_shop_and_carry_metadata(index: VectorIndex, e
     hits = index.query("a", embedder.embed_query("什么时候发货"), n=10)
     assert {h.chunk_id for h in hits} == {"a:ship-time:1:0", "a:n1:1:0"}
     assert all(0.0 < h.similarity <= 1.0 for h in hits)
-    assert [h.doc_id for h in index.query("a", embedder.embed_query("发货"), n=10, kinds=["notice"])] == ["n1"]
+    notices = index.query("a", embedder.embed_query("发货"), n=10, kinds=["notice"])
+    assert [h.doc_id for h in notices] == ["n1"]
     assert index.count() == 3 and index.count("a") == 2
     assert index.doc_revisions("b") == {"ship-time": 1}
 
