@@ -16,7 +16,7 @@ def compare(prompts: list[str], scenarios: list[dict[str, Any]], *, llm: Any,
     for ref in prompts:
         results: list[DraftResult] = []
         summary = run_eval(scenarios, lambda _line: None, composer="llm", prompt=ref, llm=llm,
-                           retriever_factory=retriever_factory, on_result=lambda _sc, r: results.append(r))
+                           retriever_factory=retriever_factory, on_result=lambda _sc, r, out=results: out.append(r))
         rows.append(row(ref, results, summary.as_dict()))
     return rows
 

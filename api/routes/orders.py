@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
@@ -32,5 +32,5 @@ def put_order(order_id: str, facts: OrderFacts, key: ManagerKey, c: ContainerDep
 
 @router.patch("/{order_id}", response_model=OrderFacts)
 def patch_order(order_id: str, key: ManagerKey, c: ContainerDep,
-                patch: dict[str, Any] = Body(..., description="JSON merge patch (RFC 7386)")) -> OrderFacts:
+                patch: Annotated[dict[str, Any], Body(description="JSON merge patch (RFC 7386)")]) -> OrderFacts:
     return c.orders.update(key.shop_id, order_id, patch)  # type: ignore[no-any-return]
