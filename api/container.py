@@ -12,8 +12,8 @@ from core.db import make_engine, migrate
 from core.settings import Settings
 from drafter.drafts import DraftStore
 from drafter.feedback import FeedbackLog
-from drafter.review import Review
 from drafter.pipeline import DraftServices
+from drafter.review import Review
 from knowledge.demo_orders import DemoOrderStore
 from knowledge.shops import ShopStore
 from knowledge.store import KnowledgeStore

@@ -9,9 +9,9 @@ from typing import Any
 
 from drafter.guard import GuardReport, Violation
 from drafter.guard import check as guard_check
-from drafter.llm_quality import problems
 from drafter.intent import Intent
 from drafter.llm import LLMClient, LLMError, build_values, repair_message
+from drafter.llm_quality import problems
 from drafter.request import DraftRequest
 from drafter.situation import Situation
 from knowledge.shop_settings import ShopSettings

@@ -9,7 +9,6 @@ import pytest
 from core.errors import InvalidInput
 from knowledge.errors import KnowledgeNotFound, ShopNotFound
 from knowledge.store import KnowledgeStore
-
 from tests.knowledge.conftest import CST, SHOP
 
 
