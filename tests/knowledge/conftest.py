@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -87,9 +89,48 @@ def store(engine, clock: FixedClock) -> KnowledgeStore:
     return KnowledgeStore(engine, clock)
 
 
-@pytest.fixture
-def index(tmp_path: Path, embedder: E5Embedder) -> VectorIndex:
-    return VectorIndex(embedder, path=tmp_path / "chroma")
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` server on a loopback port (not the API's 8000), for the whole session."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "chroma"
+    proc = subprocess.Popen([str(exe), "run", "--path", str(tmp_path_factory.mktemp("chroma-server")),
+                             "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("chroma run did not start")
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(params=["embedded", "server"])
+def index(request: pytest.FixtureRequest, tmp_path: Path, embedder: E5Embedder) -> VectorIndex:
+    """Every index test runs on embedded Chroma and on a real Chroma server."""
+    if request.param == "embedded":
+        return VectorIndex(embedder, path=tmp_path / "chroma")
+    url = request.getfixturevalue("chroma_server")
+    # One collection per test keeps tests apart on the shared server.
+    return VectorIndex(embedder, url=url, collection=f"t-{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture

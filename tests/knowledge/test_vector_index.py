@@ -54,7 +54,7 @@ def test_model_change_drops_the_collection_and_reindex_restores_it(
     service.upsert(SHOP, "ship-time", kind="policy", title="发货时效", text="付款后48小时内发货。")
     assert service.index.count() == 1 and not service.index.needs_reindex
 
-    upgraded = VectorIndex(OtherModel(), path=tmp_path / "chroma")
+    upgraded = _same_place(service.index, OtherModel())
     assert upgraded.open().needs_reindex
     assert upgraded.count() == 0  # vectors of another model are not comparable: gone
     svc2 = KnowledgeService(store, upgraded)
@@ -63,14 +63,14 @@ def test_model_change_drops_the_collection_and_reindex_restores_it(
     assert not upgraded.needs_reindex and svc2.check()["ok"]
     assert upgraded.collection.metadata["embedding_model"] == "example/another-model@2"
     # Reopening with the same model keeps the vectors.
-    again = VectorIndex(OtherModel(), path=tmp_path / "chroma").open()
+    again = _same_place(service.index, OtherModel()).open()
     assert not again.needs_reindex and again.count() == 1
 
 
 def test_ensure_index_rebuilds_after_a_model_change(tmp_path: Path, store: KnowledgeStore,
                                                     service: KnowledgeService) -> None:
     service.upsert(SHOP, "p", kind="policy", title="T", text="付款后48小时内发货。")
-    svc2 = KnowledgeService(store, VectorIndex(OtherModel(), path=tmp_path / "chroma"))
+    svc2 = KnowledgeService(store, _same_place(service.index, OtherModel()))
     assert svc2.ensure_index() is True
     assert svc2.index.count(SHOP) == 1 and svc2.ensure_index() is False
 
@@ -126,3 +126,8 @@ def test_shop_isolation_holds_on_both_query_paths(index: VectorIndex) -> None:
     assert "small" in index._prefilter_shops
     assert index.query("small", small[2], n=1)[0].chunk_id == "small:d2:1:0"
     assert index.query("nobody", small[2], n=3) == []
+
+
+def _same_place(index: VectorIndex, embedder: object) -> VectorIndex:
+    """Another handle on the same collection (embedded path or server), as a second process would open it."""
+    return VectorIndex(embedder, path=index.path, url=index.url, collection=index.collection_name)  # type: ignore[arg-type]
