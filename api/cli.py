@@ -250,7 +250,10 @@ def eval_cmd(scenarios: Path, out: Annotated[Path, typer.Option("--out")],
     out.parent.mkdir(parents=True, exist_ok=True)
     llm_stats: list[Any] = []
     with out.open("w", encoding="utf-8") as fh, tqdm(total=len(items), desc="eval", file=sys.stderr) as bar:
-        summary = run_eval(items, lambda line: fh.write(json.dumps(line, ensure_ascii=False) + "\n"),
+        def write(line: dict[str, Any]) -> None:
+            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+        summary = run_eval(items, write,
                            retriever_factory=factory, progress=bar.update, composer=composer, prompt=prompt,
                            llm=llm, on_result=lambda _sc, r: llm_stats.append(r))
     d = summary.as_dict()

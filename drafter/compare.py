@@ -15,8 +15,12 @@ def compare(prompts: list[str], scenarios: list[dict[str, Any]], *, llm: Any,
     rows = []
     for ref in prompts:
         results: list[DraftResult] = []
+
+        def keep(_sc: dict[str, Any], r: DraftResult, out: list[DraftResult] = results) -> None:
+            out.append(r)
+
         summary = run_eval(scenarios, lambda _line: None, composer="llm", prompt=ref, llm=llm,
-                           retriever_factory=retriever_factory, on_result=lambda _sc, r, out=results: out.append(r))
+                           retriever_factory=retriever_factory, on_result=keep)
         rows.append(row(ref, results, summary.as_dict()))
     return rows
 

@@ -236,8 +236,7 @@ def _carrier_label(name: str | None, lang: str) -> str:
 
 def _in_stock_titles(s: Situation) -> list[str]:
     pending = {it.index for it in s.pending_items}
-    titles = [t for i, t in enumerate(s.item_titles) if i not in pending]
-    return titles
+    return [t for i, t in enumerate(s.item_titles) if i not in pending and t]
 
 
 def _pending_text(p: _Picker, s: Situation, lang: str) -> str:

@@ -112,7 +112,8 @@ _THREAT_NEGATED = re.compile(
 )
 
 _INJECTION = _rx(
-    r"(?:忽略|无视|忘记|忘掉|不要理会|不要遵守|不用遵守).{0,15}(?:规则|指令|指示|设定|提示|要求|限制|约束|说明|规定)",
+    r"(?:忽略|无视|忘记|忘掉|不要理会|不要遵守|不用遵守|不必遵守|无需遵守|不用管|别管|不要管|不用理会?|别理)"
+    r".{0,15}(?:规则|指令|指示|设定|提示|要求|限制|约束|说明|规定)",
     r"系统提示|系统指令|系统设定|提示词|你现在是|你现在(?:扮演|作为)|扮演|假装你?是|从现在(?:开始|起)你",
     r"直接回复\s*[“\"'「『:：]|只(?:需要?)?回复\s*[“\"'「『:：]|原样(?:输出|回复|复述)|输出你的(?:提示|指令|设定)",
     r"开发者模式|越狱|新的?指令\s*[:：]|以上(?:内容|规则|指令|设定)(?:全部|都)?(?:作废|无效)|你必须(?:回复|回答|承诺|说)",
@@ -122,6 +123,60 @@ _INJECTION = _rx(
     r"system prompt|you are now|act as|pretend (?:to be|you are)|role-?play|developer mode|jailbreak|"
     r"\bdan mode\b|(?:reply|respond|answer) (?:only )?with (?:exactly )?[“\"']|say exactly|repeat after me|"
     r"new instructions",
+    # Fake notices from "the system" or "the platform", addressed to the assistant.
+    r"[【\[(（]\s*(?:系统|官方|平台|管理员|客服中心|淘宝官方|天猫官方)[^】\])）]{0,8}[】\])）]|系统(?:通知|消息|公告|更新|指令)\s*[:：]",
+    r"\[\s*system\b[^\]]{0,20}\]|\bsystem (?:notice|message|update|override|instruction)s?\b",
+    # Orders about what to tell "the buyer": a buyer does not speak of himself as 买家 to the shop.
+    r"(?:回复|告知|告诉|通知|答复|转告|向|给|对|跟)(?:给)?(?:这个|该|此)?(?:买家|顾客)|"
+    r"(?:由|来自)(?:平台|系统|淘宝|天猫|官方)(?:自动)?(?:生成|发送|发出|下发)|小二(?:提醒|通知)|平台(?:提醒|通知|公告)\s*[:：]",
+    r"\b(?:tell|inform|reply to|respond to|answer) the (?:buyer|customer)(?![\w-]| service| care| support)",
+    # Dictating what the reply must contain.
+    r"写在(?:你的)?回复(?:里|中)|回复(?:里|中)(?:必须|要|需要?|务必)?(?:写|加|用|说|注明|带上|包含|提到|承诺|确认|保证|告知|的)|"
+    r"(?:请|就|只|必须|你|要)回复\s*[“\"'「『]|回复\s*[:：]\s*[“\"'「『]|原封不动|一字不差|照抄",
+    # New rules, scripts or modes handed to the assistant.
+    r"(?:规则|规定|话术|指令)(?:已经?)?(?:变更|更新|修改|作废|无效|失效)|(?:新的?|以下|下面)的?(?:客服)?(?:规则|话术|指令)|"
+    r"请(?:严格)?(?:执行|照做|照办|遵照执行)|照我说的(?:做|办|回复)|按我说的(?:做|办|回复)|"
+    r"(?:切换|进入|开启|打开)(?:成|到|为)?.{0,8}模式|"
+    r"(?:假如|如果|假设)你是(?:老板|店主|店长|经理|主管|ai|机器人|助手)|"
+    r"(?:按|以|用).{0,6}(?:身份|角色|口吻|语气).{0,4}(?:回复|回答|说话|说|运行|执行)|你的任务(?:变了|改了|是|改为|变成)|"
+    r"(?:客服)?机器人请|(?:ai|智能)客服(?:请|你|注意)|测试指令|(?:内部|隐藏|后台|初始|原始)(?:说明|指令|规则|设定|提示|资料)|"
+    r"(?:全部|所有)(?:贴|复制|粘贴)出来",
+    r"\b(?:debug|god|admin|test) mode\b|\b(?:answer|speak|respond|reply|act) (?:only )?as (?:my|a|an|the)\b|"
+    r"\b(?:ignore|disregard|forget) (?:everything|all)(?: of)?(?: the)?(?: above| before| previous| prior)?\b|"
+    r"\b(?:ignore|disregard|forget) (?:the |everything )?above\b|"
+    r"\b(?:echo|print|dump|show|reveal) (?:your|the) (?:config(?:uration)?|settings|instructions|prompt|context)\b|"
+    r"\b(?:attention|hey|hi|dear),? (?:ai|assistant|bot|chatbot|model|gpt)\b|\boverride\s*[:：]|"
+    r"\bnew (?:rules?|instructions?|polic(?:y|ies)|task)\s*[:：]|\byour (?:only |new )?(?:job|task|role) (?:now )?is\b|"
+    r"\b(?:translate|summari[sz]e|repeat|paraphrase|list) (?:me )?(?:all )?(?:of )?your (?:instructions|rules|prompt|guidelines)\b|"
+    r"\b(?:begin|end|start) (?:of )?(?:the )?(?:admin|system|developer|official) (?:message|instructions?|prompt)\b|"
+    r"\badmin(?:istrator)? (?:message|notice|command|instruction)s?\b",
+    r"[-=#*_]{2,}\s*(?:system|系统)\b|(?:system|系统)\s*[-=#*_]{2,}",
+    # "I am the owner / your manager" and grants of authority.
+    r"我是(?:这家店|本店|你们店|你们家|你家|你们|店铺|贵店|你的|你们的)?的?(?:客服|店铺|平台|淘宝|天猫)?"
+    r"(?:老板|店主|店长|掌柜|主管|经理|管理员|负责人|开发者|工程师|程序员|运营|技术人员|工作人员|小二)|管理员指令|"
+    r"(?:命令|授权|测试一下)你|你(?:已经)?(?:被|获得)授权",
+    r"\b(?:i am|i'm|this is)\s+(?:the |your )?(?:\w+ ){0,3}?(?:store owner|shop owner|manager|supervisor|"
+    r"admin(?:istrator)?|developer|boss)\b|\byou are (?:now )?authori[sz]ed\b|"
+    r"\boverride (?:the |your |all |any )?(?:rules|instructions|limits?|polic(?:y|ies)|compensation)",
+    # Role play and "no rules" modes.
+    r"无限制模式|(?:没有|不受)(?:任何)?(?:规则|限制)的?(?:模式|助手|客服|机器人|ai)|进入.{0,6}模式|角色扮演|玩个游戏",
+    r"\bno (?:rules|restrictions|limits)\b|\bwithout (?:any )?(?:rules|restrictions)\b|\bunrestricted\b|"
+    r"\bin character\b|let'?s play a game|\bfrom now on,? you\b",
+    # Forced output formats.
+    r"(?:只|仅)(?:需要?)?(?:输出|回复|回答)\s*json|回复格式|输出格式|用\s*json|一个字都不(?:要|许|准|能)?改",
+    r"\b(?:reply|respond|answer|output)\s+only\b|\b(?:reply|respond|answer)\s+(?:only\s+)?with\s*[:：]|"
+    r"\band nothing (?:else|more)\b",
+    # Requests for the prompt, the rules or the text around the message.
+    r"你(?:的|被设定的|收到的)(?:规则|指令|设定|提示词?|约束)(?:有哪些|是什么|是啥|都有什么)|"
+    r"(?:说|讲|告诉我|列出|翻译|念|背)(?:一下|出)?你(?:的|被设定的|收到的)(?:规则|指令|设定|提示词?)|"
+    r"(?:重复|复述|输出|打印|翻译)(?:一下)?你?(?:上面|之前|前面|以上)(?:收到|看到|给你)?的?(?:所有|全部)?(?:内容|文字|指令|规则)",
+    r"\b(?:hidden|secret|internal|original|initial) (?:instructions|rules|prompt)|"
+    r"\bwhat (?:instructions|rules) (?:were you|have you been|did you get)|"
+    r"\b(?:print|repeat|reveal|show|output) (?:me )?(?:everything|all (?:of )?(?:the )?(?:text|instructions))\b",
+    # Breaking out of the delimiters the message is wrapped in.
+    r"</?\s*(?:buyer_message|conversation|system|user|assistant|instructions?)\s*>|<\|?im_(?:start|end)\|?>|"
+    r"\[/?inst\]|<</?sys>>|<(?:start|end)_of_turn>|\bend of (?:user )?input\b|"
+    r"\b(?:system|assistant)\s*[:：]|#{2,}\s*(?:new )?(?:system )?instructions?",
 )
 
 # Invoices and the like are "other" even when the sentence also says 发/寄 ("发票什么时候寄").
@@ -132,9 +187,15 @@ _LATIN = re.compile(r"[a-z]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+# Zero-width and direction characters hide words from the lexicons ("忽\u200b略"); a reader never sees them.
+_INVISIBLE = re.compile(r"[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+                        r"\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]")
+
+
 def normalize(text: str) -> str:
-    """Full-width to half-width (NFKC), lower case, JD placeholders dropped, whitespace collapsed."""
-    t = unicodedata.normalize("NFKC", text or "").lower()
+    """Full-width to half-width (NFKC), invisible characters and JD placeholders dropped, lower case,
+    whitespace collapsed."""
+    t = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text or "")).lower()
     t = _PLACEHOLDER.sub(" ", t)
     return re.sub(r"\s+", " ", t).strip()
 
@@ -178,14 +239,17 @@ def classify(message: str, context: list[dict] | None = None) -> Intent:
     t = normalize(message)
     threat = _threat(t)
     repeat = 0
+    # Earlier buyer turns reach the model too, so instructions planted there count as injection.
+    injection = bool(_INJECTION.search(t))
     for role, text in _turns(context):
         if role == "buyer":
             ct = normalize(text)
             repeat += _kind(ct, _threat(ct)) == "urge"
+            injection = injection or bool(_INJECTION.search(ct))
     return Intent(
         kind=_kind(t, threat),
         repeat=repeat,
         language=_language(t),
         threat=threat,
-        injection=bool(_INJECTION.search(t)),
+        injection=injection,
     )

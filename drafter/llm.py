@@ -161,7 +161,7 @@ class LLMClient:
                     kwargs["max_tokens"] = max_tokens
                 http_client = httpx.Client(transport=self.transport, timeout=s.llm_timeout_s) if self.transport else None
                 self._models[key] = ChatOpenAI(
-                    model=s.llm_model, base_url=s.llm_base_url,
+                    model=str(s.llm_model), base_url=s.llm_base_url,
                     api_key=s.llm_api_key.get_secret_value() if s.llm_api_key else "not-needed",  # type: ignore[arg-type]
                     temperature=temperature, timeout=s.llm_timeout_s, max_retries=0, http_client=http_client,
                     **kwargs)

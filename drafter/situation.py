@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -199,7 +199,7 @@ def assess(facts: OrderFacts | None, settings: ShopSettings, notices: list[Notic
     now = now.astimezone(tz)
     today = now.date()
     active = [read_notice(n, today) for n in notices if n.active_at(now)]
-    base = dict(
+    base: dict[str, Any] = dict(
         now=now, notices=active, coupon_max=settings.compensation.coupon_yuan_max,
         compensation_needs_approval=settings.compensation.needs_approval,
         gift=settings.compensation.gift, policy_carriers=list(settings.default_carriers),

@@ -7,6 +7,7 @@ knows to refresh at its next query.
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -153,7 +154,7 @@ class KnowledgeStore:
             item = self._item(conn, shop_id, doc_id)
             return self._get(conn, shop_id, doc_id, revision or item.current_revision)
 
-    def list(self, shop_id: str, kind: str | None = None, include_deleted: bool = False) -> list[KnowledgeDoc]:
+    def list(self, shop_id: str, kind: str | None = None, include_deleted: bool = False) -> builtins.list[KnowledgeDoc]:
         q = sa.select(knowledge_revisions).join(knowledge_items, sa.and_(
             knowledge_items.c.shop_id == knowledge_revisions.c.shop_id,
             knowledge_items.c.id == knowledge_revisions.c.item_id,
@@ -166,7 +167,7 @@ class KnowledgeStore:
         with self.engine.connect() as conn:
             return [_doc(r) for r in conn.execute(q)]
 
-    def revisions(self, shop_id: str, doc_id: str) -> list[KnowledgeDoc]:
+    def revisions(self, shop_id: str, doc_id: str) -> builtins.list[KnowledgeDoc]:
         with self.engine.connect() as conn:
             self._item(conn, shop_id, doc_id)
             rows = conn.execute(sa.select(knowledge_revisions).where(
@@ -174,7 +175,7 @@ class KnowledgeStore:
             ).order_by(knowledge_revisions.c.revision))
             return [_doc(r) for r in rows]
 
-    def active_notices(self, shop_id: str, at: datetime) -> list[KnowledgeDoc]:
+    def active_notices(self, shop_id: str, at: datetime) -> builtins.list[KnowledgeDoc]:
         return [d for d in self.list(shop_id, kind="notice") if d.active_at(at)]
 
     def counter(self, shop_id: str) -> int:
