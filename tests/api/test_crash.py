@@ -141,3 +141,32 @@ def test_sigkill_sqlite_one_worker(tmp_path: Path) -> None:
     env.pop("REPLYDESK_DATABASE_URL", None)
     env.pop("REPLYDESK_CHROMA_URL", None)
     _check(_run_crash(tmp_path, env, workers=1))
+
+
+@pytest.mark.slow
+def test_sigterm_lets_in_flight_requests_finish(tmp_path: Path) -> None:
+    from tests.drafter.llm_server import serve_script
+
+    with serve_script() as (url, script):
+        script.default = ("sleep", 2, ("text", "亲，您的包裹已经发出了，中通快递，运单号78812345678901。祝您生活愉快！"))
+        env = {**os.environ, "REPLYDESK_DATA_DIR": str(tmp_path / "data"), "REPLYDESK_LLM_BASE_URL": url,
+               "REPLYDESK_LLM_MODEL": "slow-model", "REPLYDESK_LLM_TIMEOUT_S": "10"}
+        env.pop("REPLYDESK_DATABASE_URL", None)
+        env.pop("REPLYDESK_CHROMA_URL", None)
+        seed = subprocess.run([str(BIN / "replydesk"), "demo", "seed"], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=180)
+        key = next(line.split(" key: ")[1] for line in seed.stdout.splitlines() if line.startswith("agent key: "))
+        port = _port()
+        proc = _start(env, port, 1, tmp_path / "server.log")
+        with ThreadPoolExecutor(1) as pool:
+            fut = pool.submit(httpx.post, f"http://127.0.0.1:{port}/v1/drafts",
+                              json={"order_id": "T1006", "message": "发货了吗", "composer": "llm"},
+                              headers={"Authorization": f"Bearer {key}"}, timeout=30)
+            while not script.requests:  # the draft is in flight, waiting on the model
+                time.sleep(0.05)
+            os.killpg(proc.pid, signal.SIGTERM)
+            r = fut.result()
+        proc.wait(timeout=30)
+        assert r.status_code == 201 and "78812345678901" in r.json()["text"]
+        # uvicorn re-raises the signal after its graceful shutdown, so the exit status says SIGTERM.
+        assert proc.returncode in (0, -signal.SIGTERM)
