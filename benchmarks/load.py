@@ -96,26 +96,32 @@ def main() -> None:
     ap.add_argument("--rates", default="20,40,60,80,100")
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--p99-limit-ms", type=float, default=1000)
+    ap.add_argument("--embedded", action="store_true", help="SQLite + embedded Chroma, one worker")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="replydesk-load-"))
     schema = f"load_{uuid.uuid4().hex[:8]}"
     import sqlalchemy as sa
 
     admin = sa.create_engine(PG)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    if not args.embedded:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     cport, port = _port(), _port()
     procs: list[subprocess.Popen] = []
     results = []
     try:
-        procs.append(subprocess.Popen([str(BIN / "chroma"), "run", "--path", str(tmp / "chroma"), "--host", "127.0.0.1",
-                                       "--port", str(cport)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                      start_new_session=True))
-        _wait(f"http://127.0.0.1:{cport}/api/v2/heartbeat")
-        env = {**os.environ, "REPLYDESK_DATA_DIR": str(tmp / "data"),
-               "REPLYDESK_DATABASE_URL": f"{PG}?options=-csearch_path%3D{schema}",
-               "REPLYDESK_CHROMA_URL": f"http://127.0.0.1:{cport}", "REPLYDESK_RATE_LIMIT_PER_MIN": "0",
-               "REPLYDESK_METRICS": "on"}
+        env = {**os.environ, "REPLYDESK_DATA_DIR": str(tmp / "data"), "REPLYDESK_RATE_LIMIT_PER_MIN": "0"}
+        if args.embedded:
+            args.workers = 1
+            env.pop("REPLYDESK_DATABASE_URL", None)
+            env.pop("REPLYDESK_CHROMA_URL", None)
+        else:
+            procs.append(subprocess.Popen([str(BIN / "chroma"), "run", "--path", str(tmp / "chroma"), "--host",
+                                           "127.0.0.1", "--port", str(cport)], stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL, start_new_session=True))
+            _wait(f"http://127.0.0.1:{cport}/api/v2/heartbeat")
+            env.update({"REPLYDESK_DATABASE_URL": f"{PG}?options=-csearch_path%3D{schema}",
+                        "REPLYDESK_CHROMA_URL": f"http://127.0.0.1:{cport}"})
         seed = subprocess.run([str(BIN / "replydesk"), "demo", "seed"], env=env, cwd=ROOT, capture_output=True, text=True)
         key = next(line.split(" key: ")[1] for line in seed.stdout.splitlines() if line.startswith("agent key: "))
         procs.append(subprocess.Popen([str(BIN / "replydesk"), "serve", "--port", str(port), "--workers",
@@ -140,10 +146,12 @@ def main() -> None:
                 p.wait(timeout=30)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 pass
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if not args.embedded:
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     best = max((r["rate"] for r in results if r["sustained"]), default=0)
-    print(json.dumps({"workers": args.workers, "seconds": args.seconds, "highest_sustained_per_s": best,
+    print(json.dumps({"mode": "embedded" if args.embedded else "postgresql+chroma-server",
+                      "workers": args.workers, "seconds": args.seconds, "highest_sustained_per_s": best,
                       "steps": results}, indent=2))
 
 
