@@ -329,12 +329,28 @@ class VectorIndex:
     def count(self, shop_id: str | None = None) -> int:
         if shop_id is None:
             return int(self._run(lambda col: col.count()))
-        return len(self._run(lambda col: col.get(where={"shop": shop_id}, include=[]))["ids"])
+        return len(self._pages(shop_id, include=[]))
+
+    # Chroma's SQLite backend fails a single get() over ~30k+ rows ("too many SQL variables"):
+    # read large shops in pages.
+    PAGE = 5000
+
+    def _pages(self, shop_id: str | None, include: list[str]) -> list[tuple[str, Any]]:
+        where = {"shop": shop_id} if shop_id is not None else None
+        out: list[tuple[str, Any]] = []
+        offset = 0
+        while True:
+            res = self._run(lambda col, offset=offset: col.get(where=where, include=include, limit=self.PAGE,
+                                                               offset=offset))
+            ids = res["ids"]
+            mds = res.get("metadatas") or [None] * len(ids)
+            out.extend(zip(ids, mds, strict=True))
+            if len(ids) < self.PAGE:
+                return out
+            offset += self.PAGE
 
     def _chunk_metadata(self, shop_id: str | None) -> list[tuple[str, dict[str, Any]]]:
-        where = {"shop": shop_id} if shop_id is not None else None
-        res = self._run(lambda col: col.get(where=where, include=["metadatas"]))
-        return list(zip(res["ids"], res["metadatas"], strict=True))
+        return self._pages(shop_id, include=["metadatas"])
 
     def shops(self) -> set[str]:
         return {str(md["shop"]) for _, md in self._chunk_metadata(None)}

@@ -131,3 +131,11 @@ def test_shop_isolation_holds_on_both_query_paths(index: VectorIndex) -> None:
 def _same_place(index: VectorIndex, embedder: object) -> VectorIndex:
     """Another handle on the same collection (embedded path or server), as a second process would open it."""
     return VectorIndex(embedder, path=index.path, url=index.url, collection=index.collection_name)  # type: ignore[arg-type]
+
+
+def test_large_shops_are_read_in_pages(index: VectorIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A single get() over ~30k chunks fails in Chroma's SQLite ("too many SQL variables"): pages avoid it.
+    monkeypatch.setattr(VectorIndex, "PAGE", 2)
+    for i in range(5):
+        index.upsert_doc(_doc(SHOP, f"p{i}", f"第{i}条政策"))
+    assert index.count(SHOP) == 5 and len(index.doc_revisions(SHOP)) == 5
