@@ -105,9 +105,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     app.state.limiter = RateLimiter(settings.rate_limit_per_min, settings.redis_url)
 
-    from api.routes import drafts, feedback, health, keys, orders, pages
+    from api.routes import demo_chat, drafts, feedback, health, keys, knowledge, orders, pages, shop
 
-    for r in (health.router, drafts.router, orders.router, keys.router, feedback.router, pages.router):
+    for r in (health.router, drafts.router, orders.router, keys.router, feedback.router, knowledge.router,
+              shop.router, pages.router, demo_chat.router):
         app.include_router(r)
     if settings.metrics == "on":
         from fastapi.responses import Response

@@ -17,6 +17,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import time
 from collections.abc import Iterator
@@ -222,8 +223,10 @@ def extension_worker(context: Any, ext_id: str, timeout_s: float = 15) -> Any:
 
 def side_by_side(context: Any, shots: list[bytes], name: str) -> Path:
     """Put PNG screenshots next to each other (e.g. a side panel beside its page) and save the result."""
+    sizes = [struct.unpack(">II", s[16:24]) for s in shots]  # a PNG's IHDR: width, height
     page = context.new_page()
     try:
+        page.set_viewport_size({"width": sum(w for w, _ in sizes) + 2 * len(shots), "height": max(h for _, h in sizes)})
         imgs = "".join(f'<img src="data:image/png;base64,{base64.b64encode(s).decode()}" style="display:block">'
                        for s in shots)
         page.set_content(f'<body style="margin:0;background:#8a919c"><div id="row" style="display:inline-flex;'
