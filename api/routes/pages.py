@@ -38,6 +38,12 @@ def review_page() -> FileResponse:
     return FileResponse(STATIC_DIR / "review.html", media_type=_MEDIA[".html"], headers=_PAGE_HEADERS)
 
 
+@router.api_route("/kb", methods=["GET", "HEAD"])
+def kb_page() -> FileResponse:
+    """The managers' knowledge base: policies, notices and their revisions, retrieval preview, shop settings."""
+    return FileResponse(STATIC_DIR / "kb.html", media_type=_MEDIA[".html"], headers=_PAGE_HEADERS)
+
+
 @router.api_route("/static/{name}", methods=["GET", "HEAD"])
 def static_file(name: str) -> FileResponse:
     # A plain route rather than a StaticFiles mount: FastAPI's include_router drops mounts, and this

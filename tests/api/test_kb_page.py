@@ -1,0 +1,164 @@
+"""The knowledge base page in a real headless Chromium against a real `replydesk serve`.
+
+A manager opens /kb for the first time, enters a key, creates the notice "双11仓库积压，延迟1-2天" valid
+for three days through the form (previewing the reply a buyer would get first), sees it in the list
+and on the timeline, checks that an urge message finds it (with the vector, BM25 and fused scores),
+edits it, and opens its revisions and the diff between them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from playwright.sync_api import expect
+
+from api.routes import pages
+from tests.api.browser import chromium, new_page, require_chromium, running_server, screenshot
+
+NOTICE_ID = "n-backlog"
+TITLE = "双11仓库积压，延迟1-2天"
+TEXT = "双11期间订单量大，仓库积压，现货订单发货延迟1-2天，请耐心等待。"
+EDITED = "双11期间订单量大，仓库积压，现货订单发货延迟1-2天，我们正在加班打包。"
+URGE = "双11买的怎么还不发货？"
+
+
+def test_kb_page_and_its_files_are_served() -> None:
+    app = FastAPI()
+    app.include_router(pages.router)
+    with TestClient(app) as client:
+        page = client.get("/kb")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        for name, media in (("kb.js", "text/javascript"), ("kb.css", "text/css")):
+            r = client.get(f"/static/{name}")
+            assert r.status_code == 200 and r.headers["content-type"].startswith(media), name
+            assert f"/static/{name}" in page.text
+        assert "style=" not in page.text and "<script>" not in page.text  # nothing inline: the CSP forbids it
+
+
+@pytest.mark.slow
+def test_manager_curates_a_notice_in_a_real_browser(tmp_path: Path) -> None:
+    require_chromium()
+    with running_server(tmp_path) as server, server.client("manager") as manager, chromium() as browser:
+        html = httpx.get(f"{server.url}/kb")
+        assert html.status_code == 200, "api/routes/pages.py serves GET /kb"
+        page = new_page(browser)
+        page.goto(f"{server.url}/kb")
+        expect(page.locator(".topbar h1")).to_have_text("Knowledge base")
+
+        # A new user: the page asks for a key once and keeps it for the tab.
+        page.get_by_label("API key").fill(server.keys["manager"])
+        page.get_by_role("button", name="Save key").click()
+        expect(page.locator("#key-dialog")).not_to_be_visible()
+        expect(page.locator("#conn")).to_contain_text("Connected")
+        seeded = len(manager.get("/v1/knowledge").json()["items"])
+        expect(page.locator("#items .item")).to_have_count(seeded)
+        expect(page.locator("#settings-json")).to_have_value(re.compile('"daily_cutoff": "16:00"'))
+
+        # Create the notice through the form; a bad id is refused with the field named.
+        page.get_by_role("button", name="+ New item").click()
+        page.get_by_label("ID", exact=True).fill("bad id!")
+        page.get_by_label("Kind", exact=True).select_option("notice")
+        page.get_by_label("Title", exact=True).fill(TITLE)
+        page.get_by_label("Text", exact=True).fill(TEXT)
+        page.get_by_label("Tags").fill("双11, 延迟发货")
+        page.get_by_role("button", name="Now + 3 days").click()
+        page.get_by_role("button", name="Create").click()
+        expect(page.locator('[data-error="id"]')).to_be_visible()
+        page.get_by_label("ID", exact=True).fill(NOTICE_ID)
+
+        # Before saving: the reply a buyer would get now, with this unsaved notice.
+        page.get_by_label("Order", exact=True).select_option("T1001")
+        page.get_by_label("Buyer message", exact=True).fill(URGE)
+        page.get_by_role("button", name="Preview reply").click()
+        expect(page.locator("#preview-out .bubble")).to_contain_text("积压")
+        expect(page.locator("#preview-out .callout")).to_contain_text("the draft quotes it")
+        expect(page.locator("#preview-out .chip-mine")).to_contain_text("notice · n-backlog · unsaved")
+        assert manager.get(f"/v1/knowledge/{NOTICE_ID}").status_code == 404  # a preview saves nothing
+
+        page.get_by_role("button", name="Create").click()
+        expect(page.locator(".notice-ok", has_text=f"Created {NOTICE_ID}")).to_be_visible()
+        row = page.locator(f'#items .item[data-id="{NOTICE_ID}"]')
+        expect(row).to_contain_text(TITLE)
+        expect(row).to_contain_text("rev 1")
+        expect(row.locator(".chip-state-active")).to_have_text("in force")
+        bar = page.locator(f'#timeline .tl-bar[data-id="{NOTICE_ID}"]')
+        expect(bar).to_be_visible()
+        expect(bar).to_have_class("tl-bar tl-active")
+        # The bar starts at "now" (the red line) and is about three days of the 29 shown wide.
+        track = page.locator(f'#timeline .tl-row[data-id="{NOTICE_ID}"] .tl-track').bounding_box()
+        box = bar.bounding_box()
+        now_line = page.locator(f'#timeline .tl-row[data-id="{NOTICE_ID}"] .tl-now').bounding_box()
+        assert track and box and now_line
+        assert abs(box["x"] - now_line["x"]) < 4
+        assert 2.5 / 29 < box["width"] / track["width"] < 3.5 / 29
+
+        # Would it be found? An urge message finds it first, with all three scores shown.
+        page.get_by_label("Buyer message or question").fill(URGE)
+        page.get_by_role("button", name="Search").click()
+        first = page.locator("#search-out .scores tbody tr").first
+        expect(first).to_have_attribute("data-id", NOTICE_ID)
+        expect(first).to_have_class("is-mine")
+        cells = first.locator("td.num")
+        expect(cells.nth(1)).to_contain_text("#1")        # vector rank
+        expect(cells.nth(2)).to_contain_text("#")         # BM25 rank
+        expect(cells.nth(3)).to_contain_text("0.0")       # fused score
+        expect(page.locator("#search-verdict")).to_contain_text("is found: #1")
+        expect(page.locator("#search-out .active-notice")).to_contain_text(TITLE)
+
+        # Edit it: a new revision, then its revisions and the diff between them.
+        page.get_by_label("Text", exact=True).fill(EDITED)
+        page.get_by_role("button", name="Save changes").click()
+        expect(page.locator(".notice-ok", has_text=f"Saved {NOTICE_ID} as revision 2")).to_be_visible()
+        expect(row).to_contain_text("rev 2")
+        revisions = page.locator("#revisions .revision")
+        expect(revisions).to_have_count(2)
+        expect(revisions.first).to_contain_text("rev 2")
+        expect(revisions.first).to_contain_text("current")
+        page.get_by_role("button", name="Diff 1 → 2").click()
+        diff = page.locator("#diff-out .diff")
+        expect(diff).to_contain_text("revision 1 → 2")
+        expect(diff.locator(".d-del")).to_contain_text(TEXT)
+        expect(diff.locator(".d-add")).to_contain_text(EDITED)
+
+        page.evaluate("window.scrollTo(0, 0)")
+        shot = screenshot(page, "kb-page.png")
+        assert shot.stat().st_size > 10_000
+        assert page.js_errors == []
+
+        # What the API recorded: two revisions by this manager's key, the edit now current.
+        revs = manager.get(f"/v1/knowledge/{NOTICE_ID}/revisions").json()
+        assert [r["revision"] for r in revs["revisions"]] == [1, 2]
+        assert len({r["author"] for r in revs["revisions"]}) == 1 and revs["revisions"][0]["author"]
+        assert manager.get(f"/v1/knowledge/{NOTICE_ID}").json()["text"] == EDITED
+
+        # Delete (two clicks), find it among the deleted, restore revision 1.
+        page.get_by_role("button", name="Delete").click()
+        page.get_by_role("button", name="Click again to delete").click()
+        expect(page.locator(".notice-ok", has_text=f"Deleted {NOTICE_ID} (revision 3)")).to_be_visible()
+        expect(page.locator("#deleted-box")).to_be_visible()
+        expect(row).to_have_count(0)
+        expect(page.locator(f'#timeline .tl-bar[data-id="{NOTICE_ID}"]')).to_have_count(0)
+        page.get_by_label("Show deleted").check()
+        expect(row).to_have_class(re.compile("is-deleted"))
+        page.locator('#revisions .revision[data-rev="1"]').get_by_role("button", name="Restore").click()
+        expect(page.locator(".notice-ok", has_text="Restored revision 1 of n-backlog as revision 4")).to_be_visible()
+        expect(page.get_by_label("Text", exact=True)).to_have_value(TEXT)
+        expect(row).not_to_have_class(re.compile("is-deleted"))
+
+        # Shop settings: a bad value is refused with the field named; nothing is saved.
+        settings = page.locator("#settings-json")
+        settings.fill(settings.input_value().replace('"16:00"', '"25:00"'))
+        page.get_by_role("button", name="Save settings").click()
+        expect(page.locator("#settings-errors")).to_contain_text("daily_cutoff")
+        assert manager.get("/v1/shop/settings").json()["revision"] == 1
+        settings.fill(settings.input_value().replace('"25:00"', '"17:30"'))
+        page.get_by_role("button", name="Save settings").click()
+        expect(page.locator(".notice-ok", has_text="Shop settings saved as revision 2")).to_be_visible()
+        assert manager.get("/v1/shop/settings").json()["settings"]["daily_cutoff"] == "17:30"
+        assert page.js_errors == []
