@@ -46,6 +46,19 @@ ROUTES = [
     Route("PUT", "/v1/orders/{order}", MANAGERS, {"order_id": "T1001", "status": "WAIT_SELLER_SEND_GOODS"}),
     Route("GET", "/v1/feedback/stats", MANAGERS),
     Route("GET", "/v1/feedback/export", MANAGERS),
+    Route("GET", "/kb", None),
+    Route("GET", "/v1/knowledge", ALL),
+    Route("POST", "/v1/knowledge", MANAGERS, {"id": "{new}", "kind": "policy", "title": "新规则", "text": "内容"}),
+    Route("GET", "/v1/knowledge/search?q=发货", ALL),
+    Route("POST", "/v1/knowledge/preview", ALL, {"order_id": "T1006", "message": "发货了吗"}),
+    Route("GET", "/v1/knowledge/{item}", ALL, owned=True),
+    Route("PUT", "/v1/knowledge/{item}", MANAGERS, {"title": "发货时效", "text": "现货48小时内发货。"}, owned=True),
+    Route("DELETE", "/v1/knowledge/{item}", MANAGERS, owned=True),
+    Route("GET", "/v1/knowledge/{item}/revisions", ALL, owned=True),
+    Route("GET", "/v1/knowledge/{item}/diff", ALL, owned=True),
+    Route("POST", "/v1/knowledge/{item}/restore", MANAGERS, {"revision": 1}, owned=True),
+    Route("GET", "/v1/shop/settings", MANAGERS),
+    Route("PUT", "/v1/shop/settings", MANAGERS, {"daily_cutoff": "16:00"}),
     Route("GET", "/v1/keys", ("admin",)),
     Route("POST", "/v1/keys", ("admin",), {"role": "agent"}),
     Route("DELETE", "/v1/keys/{key}", ("admin",), owned=True),
@@ -61,13 +74,13 @@ def expected(route: Route, role: str | None, same_shop: bool) -> int:
         return 403
     if route.owned and not same_shop:
         return 404
-    return 201 if route.method == "POST" and route.path in ("/v1/drafts", "/v1/keys") else 200
+    return 201 if route.method == "POST" and route.path in ("/v1/drafts", "/v1/keys", "/v1/knowledge") else 200
 
 
 def test_openapi_has_no_route_missing_from_the_matrix(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    listed = {(r.method, r.path.replace("{approved}", "{draft}")) for r in ROUTES}
-    norm = {"{draft_id}": "{draft}", "{order_id}": "{order}", "{key_id}": "{key}"}
+    listed = {(r.method, r.path.replace("{approved}", "{draft}").split("?")[0]) for r in ROUTES}
+    norm = {"{draft_id}": "{draft}", "{order_id}": "{order}", "{key_id}": "{key}", "{item_id}": "{item}"}
     for path, ops in spec["paths"].items():
         for k, v in norm.items():
             path = path.replace(k, v)
@@ -89,11 +102,18 @@ def test_every_route_role_and_shop(client: TestClient, demo: dict[str, str], con
             call: Callable = getattr(client, route.method.lower())
             kwargs = {"headers": headers}
             if route.body is not None:
-                kwargs["json"] = route.body
+                kwargs["json"] = _fill_body(route.body)
             r = call(path, **kwargs)
             results.append((role, same_shop, r.status_code, expected(route, role, same_shop)))
     wrong = [x for x in results if x[2] != x[3]]
     assert wrong == [], f"(role, own shop, got, expected): {wrong}"
+
+
+def _fill_body(body: dict) -> dict:
+    """A fresh id wherever the body asks for one ("{new}"), so every create is a create."""
+    import uuid
+
+    return {k: (f"m-{uuid.uuid4().hex[:12]}" if v == "{new}" else v) for k, v in body.items()}
 
 
 def _fill(path: str, client: TestClient, container, agent_key: str) -> str:
@@ -105,6 +125,8 @@ def _fill(path: str, client: TestClient, container, agent_key: str) -> str:
         path = path.replace("{draft}", d["id"]).replace("{approved}", d["id"])
     if "{order}" in path:
         path = path.replace("{order}", "T1001")
+    if "{item}" in path:
+        path = path.replace("{item}", "ship-time")  # a seeded policy of the demo shop
     if "{key}" in path:
         rec, _ = container.keys.create("demo", "agent", label="to revoke")
         path = path.replace("{key}", rec.id)
