@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import Conflict, InvalidInput, NotFound, ReplydeskError, Unavailable
@@ -60,6 +61,15 @@ def install(app: FastAPI) -> None:
         for k, v in (exc.headers or {}).items():
             resp.headers[k] = v
         return resp
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL text cannot hold U+0000 (SQLite can); such a character only ever comes from the request
+        # (a body field, a path or query parameter), so it is the caller's error, not ours.
+        if "NUL (0x00)" in str(exc.orig):
+            return error_body(request, 422, "invalid_input", "text must not contain NUL (U+0000) characters")
+        log.exception("unhandled database error (request %s)", getattr(request.state, "request_id", "-"))
+        return error_body(request, 500, "internal_error", "something went wrong on our side")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -8,6 +8,7 @@ claim with no support is a violation. The guard never rewrites text: it reports.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -62,10 +63,16 @@ _ARRANGED = re.compile(
 _REVIEW = re.compile(r"好评|五星|5星|五颗星|晒图返|评价返|给个评价|追评|good review|5-star|five[- ]star|positive review", re.I)
 _OFF_PLATFORM = re.compile(
     r"微信|weixin|wechat|\bvx\b|\bwx\b|\bQQ\b|加我|加个好友|私聊|手机号|电话联系|打电话|拨打|致电|whatsapp|telegram|"
-    r"line id|phone number|call (?:me|us)|(?<!\d)1[3-9]\d{9}(?!\d)",
+    r"line id|phone number|call (?:me|us)|(?<!\d)1[3-9]\d{9}(?!\d)|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
     re.I,
 )
-_MONEY = re.compile(r"(?:¥|￥|RMB\s?)\s*(\d+(?:\.\d+)?)|(\d+(?:\.\d+)?)\s*(?:元|块钱?|rmb|yuan|CNY)", re.I)
+_MONEY = re.compile(
+    r"(?:¥|￥|RMB\s?|US\$|\$|USD\s?)\s*(\d+(?:\.\d+)?)"
+    r"|(\d+(?:\.\d+)?)\s*(?:元|块钱|块(?![儿发送寄走到])|rmb|yuan|CNY|USD|dollars?|bucks)"
+    r"|([零〇一二两三四五六七八九十百千]+)\s*(?:元|块钱|块(?![儿发送寄走到]))",
+    re.I,
+)
+_CN_DIGITS = {c: i for i, cs in enumerate(("零〇", "一", "二两", "三", "四", "五", "六", "七", "八", "九")) for c in cs}
 _COMP_CONTEXT = re.compile(r"券|红包|补偿|返现|赔|退款|退还|返还|补贴|coupon|voucher|credit|refund|compensat|cash ?back", re.I)
 _APPROVAL = re.compile(r"申请|审批|审核|主管|确认后|approval|approve|request", re.I)
 
@@ -107,9 +114,13 @@ _DATE = re.compile(
     r"|(?P<dn>(?<![\d月.:-])(?P<d3>\d{1,2})[日号](?!\w*[元块]))"
     r"|(?P<en>(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+(?P<d4>\d{1,2})(?:st|nd|rd|th)?)"
     r"|(?P<en2>(?P<d5>\d{1,2})(?:st|nd|rd|th)?\s+(?P<mon2>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*)"
+    r"|(?P<wd>(?P<wdp>下下|下|这|本|next\s+|this\s+)?(?:(?:周|星期|礼拜)(?P<wdz>[一二三四五六日天])"
+    r"|(?P<wde>mon|tues|wednes|thurs|fri|satur|sun)day\b))"
     r"|(?P<rel>今天|今日|今儿|明天|明日|明儿|后天|大后天|today|tonight|tomorrow|day after tomorrow)",
     re.I,
 )
+_WEEKDAYS_ZH = "一二三四五六"
+_WEEKDAYS_EN = ("mon", "tues", "wednes", "thurs", "fri", "satur", "sun")
 _REL_DAYS = {"今天": 0, "今日": 0, "今儿": 0, "today": 0, "tonight": 0, "明天": 1, "明日": 1, "明儿": 1,
              "tomorrow": 1, "后天": 2, "day after tomorrow": 2, "大后天": 3}
 
@@ -119,6 +130,25 @@ _DELIVERY = re.compile(r"到货|送达|送到|到达|(?:一定|肯定|保证|应
 _RESTOCK = re.compile(r"补货|有货|进货|到仓|入库|restock|back in stock|in stock", re.I)
 _COUNTERFACTUAL = re.compile(r"本应|本该|应该在|原定|原本|承诺|约定|should have|was due|were due|promised", re.I)
 _STOCKY = re.compile(r"缺货|库存|补货|仓库|restock|stock", re.I)
+# Arrival promised as a window or a period, with no date in it: "3天内送到", "下周能到", "within 2 days".
+_N_SPAN = r"(?:\d+|[一二两三四五六七八九十]+)\s*(?:(?:-|~|到|至)\s*(?:\d+|[一二两三四五六七八九十]+)\s*)?个?(?:工作日|天|小时)(?:内|之内|左右)?"
+_PERIOD = r"下周|下个?星期|下礼拜|本周|这周|周末"
+_WINDOW = re.compile(
+    rf"(?:{_N_SPAN}|{_PERIOD})[^。！？!?；;，,\n]{{0,10}}?(?:送到|送达|到货|到达|收到|到家|到手|能到|会到|就到|可到|可以到)"
+    r"|(?:arriv\w*|be delivered|deliver\w*|reach(?:es)? you|get (?:it|them|your \w+)|receive (?:it|them|your \w+))"
+    r"[a-z ]{0,20}?\b(?:with)?in \d+(?:\s*-\s*\d+)? (?:business |working )?(?:days?|hours?)\b"
+    r"|\bwithin \d+(?:\s*-\s*\d+)? (?:business |working )?(?:days?|hours?)[a-z ,']{0,20}?\b"
+    r"(?:arriv|deliver|receive|get it|reach)"
+    r"|(?:arriv\w*|be delivered|deliver\w*|reach(?:es)? you)[a-z ]{0,15}?\b(?:by |on |before |over )?(?:this|next) (?:week|weekend)\b",
+    re.I,
+)
+_GENERIC = re.compile(r"一般|通常|正常情况|正常|平均|大多|usually|typically|normally|on average|in most cases", re.I)
+_HEDGE = re.compile(r"无法|不能|不确定|不保证|不敢保证|承诺不了|没法|不一定|no guarantee|can't|cannot|unable|not able", re.I)
+# "单号" (not 订单号), "运单", "tracking": what introduces a tracking number.
+_TRACKING_CUE = re.compile(r"(?<!订)单号|运单|快递单|物流单|tracking|waybill", re.I)
+# Zero-width and direction characters hide words from every lexicon below ("微\u200b信"); a reader never sees them.
+_INVISIBLE = re.compile(r"[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+                        r"\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]")
 
 
 @dataclass
@@ -151,6 +181,17 @@ def find_dates(text: str, today: date) -> list[DateMention]:
                 day = _mk(None, _MONTHS[m.group("mon")[:3].lower()], int(m.group("d4")), today)
             elif m.group("en2"):
                 day = _mk(None, _MONTHS[m.group("mon2")[:3].lower()], int(m.group("d5")), today)
+            elif m.group("wd"):  # "周五", "下周一", "by Friday": the coming one (or next week's)
+                z, e = m.group("wdz"), m.group("wde")
+                target = (_WEEKDAYS_EN.index(e.lower()) if e else
+                          _WEEKDAYS_ZH.index(z) if z in _WEEKDAYS_ZH else 6)
+                prefix = (m.group("wdp") or "").strip().lower()
+                if prefix in ("下", "下下", "next"):
+                    monday = today - timedelta(days=today.weekday()) + timedelta(days=7 * (2 if prefix == "下下" else 1))
+                    day = monday + timedelta(days=target)
+                else:
+                    day = today + timedelta(days=(target - today.weekday()) % 7)
+                rel = True
             elif m.group("rel"):
                 day = today + timedelta(days=_REL_DAYS[m.group("rel").lower()])
                 rel = True
@@ -210,6 +251,9 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
     """
     r = GuardReport()
     today = s.now.date()
+    # Read the text as a buyer sees it: full-width and styled letters folded ("ｖｘ", "𝐬𝐡𝐢𝐩𝐩𝐞𝐝"), invisible
+    # characters dropped. Claims quote this canonical form.
+    text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
 
     def claim(kind: str, span: str, support: str | None, reason: str | None = None) -> None:
         r.claims.append(Claim(kind=kind, text=span, supported_by=support))
@@ -271,14 +315,27 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
             support = s.allowed_dates.get(iso) or known_dates.get(iso)
             claim("date", dm.text, support, "a date that no fact in the order or notices gives")
 
+    # Arrival windows and periods ("3天内送到", "下周能到", "within 2 days") promise delivery as much as a date.
+    for m in _WINDOW.finditer(text):
+        before, _after = _clause(text, m.start(), m.end())
+        if _GENERIC.search(before + m.group(0)) or _HEDGE.search(before) or _negated(before):
+            continue
+        claim("delivery_date", m.group(0), None, "no one can promise when the courier delivers")
+
     # Tracking numbers: only the order's own.
     allowed = set(s.allowed_tracking)
     for m in _TRACKING.finditer(text):
         tok = m.group(0)
         if tok in allowed:
             claim("tracking_no", tok, f"order:shipments[{s.allowed_tracking.index(tok)}].tracking_no")
-        elif tok in known_refs or re.fullmatch(r"1[3-9]\d{9}", tok):
-            continue  # the order id / the buyer's own numbers; phone numbers are caught below
+        elif tok in known_refs and not re.fullmatch(r"1[3-9]\d{9}", tok):
+            before, _after = _clause(text, m.start(), m.end())
+            if _TRACKING_CUE.search(before[-12:]) and not _NEG_NEAR.search(before[-12:]):
+                # The buyer's number handed back as the parcel's tracking number ("新单号YT…"): not a fact.
+                claim("tracking_no", tok, None, "a number the buyer wrote is not a tracking number of this order")
+            continue  # the order id / the buyer's own numbers quoted back
+        elif re.fullmatch(r"1[3-9]\d{9}", tok):
+            continue  # phone numbers are caught below
         else:
             claim("tracking_no", tok, None, "not a tracking number of this order")
 
@@ -311,7 +368,7 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
         before, after = _clause(text, m.start(), m.end())
         if not _COMP_CONTEXT.search(before + m.group(0) + after):
             continue
-        amount = float(m.group(1) or m.group(2))
+        amount = float(m.group(1) or m.group(2)) if (m.group(1) or m.group(2)) else _cn_number(m.group(3))
         if amount > s.coupon_max:
             claim("compensation", m.group(0), None, f"over the shop's limit of {s.coupon_max:g} yuan")
         elif s.compensation_needs_approval and not _APPROVAL.search(before + after):
@@ -345,10 +402,23 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
     return r
 
 
+def _cn_number(s: str) -> float:
+    """'五十' → 50, '二十五' → 25, '一百' → 100, '两' → 2 (enough for amounts of money)."""
+    total, cur = 0, 0
+    for ch in s:
+        if ch in _CN_DIGITS:
+            cur = _CN_DIGITS[ch]
+        else:
+            total += (cur or 1) * {"十": 10, "百": 100, "千": 1000}[ch]
+            cur = 0
+    return float(total + cur)
+
+
 def _date_role(before: str, after: str) -> tuple[str, bool]:
     """What a date is about (dispatch / delivery / restock / plain date), and whether it is negated."""
     a = after[:16]
-    b = before[-20:]
+    # English words are longer: "will deliver it to your door tonight" needs more than 20 characters.
+    b = before[-30:] if len(re.findall(r"[A-Za-z]", before[-30:])) > 15 else before[-20:]
     da = _DELIVERY.search(a)
     di = _DISPATCH.search(a)
     rs = _RESTOCK.search(a)

@@ -131,8 +131,10 @@ _INJECTION = _rx(
     r"(?:由|来自)(?:平台|系统|淘宝|天猫|官方)(?:自动)?(?:生成|发送|发出|下发)|小二(?:提醒|通知)|平台(?:提醒|通知|公告)\s*[:：]",
     r"\b(?:tell|inform|reply to|respond to|answer) the (?:buyer|customer)(?![\w-]| service| care| support)",
     # Dictating what the reply must contain.
-    r"写在(?:你的)?回复(?:里|中)|回复(?:里|中)(?:必须|要|需要?|务必)?(?:写|加|用|说|注明|带上|包含|提到|承诺|确认|保证|告知|的)|"
-    r"(?:请|就|只|必须|你|要)回复\s*[“\"'「『]|回复\s*[:：]\s*[“\"'「『]|原封不动|一字不差|照抄",
+    r"写在(?:你的)?回复(?:里|中)|回复(?:里|中)(?:必须|要|需要?|务必|只)?(?:写|加|用|说|注明|带上|包含|提到|承诺|确认|保证|告知|的)|"
+    r"(?:请|就|只|必须|你|要)(?:回复|回答)\s*[“\"'「『]|(?:回复|回答)(?:给我)?\s*[:：]\s*[“\"'「『]|原封不动|一字不差|"
+    r"一字一句|逐字|照抄|原文(?:发|给|输出|贴|告诉)|允许(?:的)?承诺|禁止事项|你被(?:要求|设定|规定)|"
+    r"作为(?:一个)?(?:ai|机器人|人工智能|语言模型|助手)|(?:内部|系统|后台)备注",
     # New rules, scripts or modes handed to the assistant.
     r"(?:规则|规定|话术|指令)(?:已经?)?(?:变更|更新|修改|作废|无效|失效)|(?:新的?|以下|下面)的?(?:客服)?(?:规则|话术|指令)|"
     r"请(?:严格)?(?:执行|照做|照办|遵照执行)|照我说的(?:做|办|回复)|按我说的(?:做|办|回复)|"
@@ -149,11 +151,17 @@ _INJECTION = _rx(
     r"\bnew (?:rules?|instructions?|polic(?:y|ies)|task)\s*[:：]|\byour (?:only |new )?(?:job|task|role) (?:now )?is\b|"
     r"\b(?:translate|summari[sz]e|repeat|paraphrase|list) (?:me )?(?:all )?(?:of )?your (?:instructions|rules|prompt|guidelines)\b|"
     r"\b(?:begin|end|start) (?:of )?(?:the )?(?:admin|system|developer|official) (?:message|instructions?|prompt)\b|"
-    r"\badmin(?:istrator)? (?:message|notice|command|instruction)s?\b",
+    r"\badmin(?:istrator)? (?:message|notice|command|instruction)s?\b|\bsudo\b|\bas an? (?:ai|language model|assistant)\b|"
+    r"\bfrom the (?:shop |store |platform |taobao )?(?:admin(?:istrator)?|owner|manager|system|developer)s?\b|"
+    r"\brole\s*[:：]\s*(?:system|assistant|developer)\b",
     r"[-=#*_]{2,}\s*(?:system|系统)\b|(?:system|系统)\s*[-=#*_]{2,}",
+    # Asking for output that slips past the platform's filters.
+    r"(?:识别|检测|拦截|屏蔽|审核)不(?:出来|到|了)|不会被?(?:识别|检测|拦截|屏蔽|发现)|(?:躲|绕)(?:过|开)(?:平台|系统|检测|审核|过滤)|"
+    r"零宽|全角(?:字母|数字|字符)?",
+    r"\b(?:bypass|evade|get past|avoid) (?:the )?(?:filter|filters|moderation|detection|platform checks?)\b",
     # "I am the owner / your manager" and grants of authority.
-    r"我是(?:这家店|本店|你们店|你们家|你家|你们|店铺|贵店|你的|你们的)?的?(?:客服|店铺|平台|淘宝|天猫)?"
-    r"(?:老板|店主|店长|掌柜|主管|经理|管理员|负责人|开发者|工程师|程序员|运营|技术人员|工作人员|小二)|管理员指令|"
+    r"我是(?:这家店|本店|你们店|你们家|你家|你们|店铺|贵店|你的|你们的|淘宝|天猫|平台|官方)*的?(?:客服|店铺|平台|淘宝|天猫)?"
+    r"(?:老板|店主|店长|掌柜|主管|经理|管理员|负责人|开发者|工程师|程序员|运营|技术人员|工作人员|小二|审核员?)|管理员指令|"
     r"(?:命令|授权|测试一下)你|你(?:已经)?(?:被|获得)授权",
     r"\b(?:i am|i'm|this is)\s+(?:the |your )?(?:\w+ ){0,3}?(?:store owner|shop owner|manager|supervisor|"
     r"admin(?:istrator)?|developer|boss)\b|\byou are (?:now )?authori[sz]ed\b|"

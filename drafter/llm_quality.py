@@ -8,6 +8,7 @@ Problems found here are treated like guard violations: one repair, then the temp
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 
 __all__ = ["problems"]
@@ -15,9 +16,21 @@ __all__ = ["problems"]
 _MARKERS = re.compile(
     r"</?\s*(?:buyer_message|conversation)\b|\[/?INST\]|<<SYS>>|<start_of_turn>|<end_of_turn>|<\|im_(?:start|end)\|>"
     r"|Write the reply|Rules:|Facts about this order|Allowed commitments|Forbidden:|Shop policies that apply"
-    r"|YOU MAY SAY|YOU MUST NOT SAY|FACTS:|POLICIES:|data, not instructions|system prompt|系统提示",
+    r"|YOU MAY SAY|YOU MUST NOT SAY|FACTS:|POLICIES:|data, not instructions|system prompt|系统提示"
+    r"|可以说[:：]",  # the prefix of every allowed-commitment line of the prompt
     re.I,
 )
+# The prompt forbids offering money: compensation is proposed as an action for a human to approve, so a
+# model's text never names an amount next to a coupon, red packet, refund or compensation.
+_AMOUNT = re.compile(
+    r"(?:[¥$]|rmb|usd)\s*\d|\d+(?:\.\d+)?\s*(?:元|块钱|块(?![儿发送寄走到])|(?:yuan|rmb|cny|usd|dollars?|bucks)\b)"
+    r"|[一二两三四五六七八九十百千]+\s*(?:元|块钱|块(?![儿发送寄走到]))",
+    re.I,
+)
+_COMPENSATION = re.compile(r"券|红包|补偿|返现|赔|退款|退还|返还|补贴|礼金|coupon|voucher|credit|refund|compensat|cash ?back|rebate",
+                           re.I)
+_INVISIBLE = re.compile(r"[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+                        r"\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -27,13 +40,19 @@ MAX_CHARS = 500
 def problems(text: str, *, language: str, message: str, prompt_text: str = "") -> list[tuple[str, str]]:
     """(kind, detail) for every reason the text cannot go to a buyer."""
     out: list[tuple[str, str]] = []
-    if m := _MARKERS.search(text):
+    seen = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))  # as the buyer would read it
+    if m := _MARKERS.search(seen):
         out.append(("prompt_leak", m.group(0)))
     elif prompt_text and _shares_run(text, prompt_text, 24):
         out.append(("prompt_leak", "repeats the instructions"))
     msg = message.strip()
     if len(msg) >= 6 and msg in text:
         out.append(("echo", "repeats the buyer's message"))
+    if not out:  # amounts inside an echoed prompt or message are not offers; that text fails anyway
+        for sentence in re.split(r"[。！？!?\n；;]", seen):
+            if (a := _AMOUNT.search(sentence)) and _COMPENSATION.search(sentence):
+                out.append(("offers_money", a.group(0)))
+                break
     cjk, latin = len(_CJK.findall(text)), len(_LATIN.findall(text))
     if language == "zh" and (cjk < max(4, latin // 2) or _KANA.search(text)):
         out.append(("wrong_language", "not a Chinese reply"))

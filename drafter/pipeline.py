@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.clock import Clock
-from core.errors import NotFound, Unavailable
+from core.errors import InvalidInput, NotFound
 from drafter.compose import compose, fallback_text
 from drafter.guard import GuardReport
 from drafter.guard import check as guard_check
@@ -197,7 +197,7 @@ def run(request: DraftRequest, shop_id: str, services: DraftServices, *,
     if on_template is not None:
         on_template(template_result)
     if services.llm is None:
-        raise Unavailable("the LLM composer is not configured (REPLYDESK_LLM_BASE_URL, REPLYDESK_LLM_MODEL)")
+        raise InvalidInput("this server has no LLM configured; use composer 'template'", field="composer")
     from drafter.llm_compose import compose_with_llm
 
     outcome = compose_with_llm(

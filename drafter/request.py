@@ -5,10 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_MESSAGE = 2000
 MAX_TURNS = 20
+
+
+def _no_nul(v: str) -> str:
+    # No chat text contains U+0000, and PostgreSQL text columns cannot store it: refuse it with a 422.
+    if "\x00" in v:
+        raise ValueError("must not contain NUL (U+0000) characters")
+    return v
 
 
 class ContextTurn(BaseModel):
@@ -16,6 +23,8 @@ class ContextTurn(BaseModel):
     role: Literal["buyer", "agent"]
     text: str = Field(max_length=MAX_MESSAGE)
     at: datetime | None = None
+
+    _text_has_no_nul = field_validator("text")(_no_nul)
 
 
 class DraftRequest(BaseModel):
@@ -26,4 +35,6 @@ class DraftRequest(BaseModel):
     composer: Literal["template", "llm"] | None = Field(
         default=None, description="Default: the server's REPLYDESK_COMPOSER setting")
     prompt: str | None = Field(default=None, pattern=r"^[a-z0-9_]+@v\d+$", description="NAME@VERSION for the LLM")
+
+    _ids_have_no_nul = field_validator("order_id", "message")(_no_nul)
 

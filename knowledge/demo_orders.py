@@ -40,7 +40,14 @@ class DemoOrderStore:
         return OrderFacts.model_validate_json(row.facts_json)
 
     def put(self, shop_id: str, facts: OrderFacts) -> OrderFacts:
-        payload = facts.model_dump_json(exclude_none=False)
+        # Store only what can be read back: extra fields nested too deep, or strings with lone
+        # surrogates, would be written and then break every later read of this shop's orders.
+        try:
+            payload = facts.model_dump_json(exclude_none=False)
+            OrderFacts.model_validate_json(payload)
+        except (ValidationError, ValueError) as exc:
+            raise InvalidInput(f"order facts cannot be stored: {str(exc).splitlines()[0][:200]}",
+                               field="order") from exc
         now = self.clock.now()
         with self.engine.begin() as conn:
             cur = conn.execute(sa.select(orders.c.version).where(

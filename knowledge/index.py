@@ -340,8 +340,10 @@ class VectorIndex:
         out: list[tuple[str, Any]] = []
         offset = 0
         while True:
-            res = self._run(lambda col, offset=offset: col.get(where=where, include=include, limit=self.PAGE,
-                                                               offset=offset))
+            def page(col: Any, offset: int = offset) -> Any:
+                return col.get(where=where, include=include, limit=self.PAGE, offset=offset)
+
+            res = self._run(page)
             ids = res["ids"]
             mds = res.get("metadatas") or [None] * len(ids)
             out.extend(zip(ids, mds, strict=True))

@@ -72,16 +72,24 @@ def content_hash(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def _shown(path: Path) -> str:
+    """A path as error messages show it: relative to the repository, never the server's layout."""
+    try:
+        return str(path.resolve().relative_to(ROOT.parent))
+    except ValueError:
+        return path.name
+
+
 def _read(path: Path) -> tuple[dict, str]:
     if not path.is_file():
-        raise InvalidInput(f"prompt file not found: {path}", field="prompt")
+        raise InvalidInput(f"no such prompt file: {_shown(path)}", field="prompt")
     raw = path.read_bytes()
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
-        raise InvalidInput(f"{path}: not valid YAML: {exc}", field="prompt") from exc
+        raise InvalidInput(f"{_shown(path)}: not valid YAML: {exc}", field="prompt") from exc
     if not isinstance(data, dict):
-        raise InvalidInput(f"{path}: expected a mapping at the top level", field="prompt")
+        raise InvalidInput(f"{_shown(path)}: expected a mapping at the top level", field="prompt")
     return data, content_hash(raw)
 
 
@@ -92,9 +100,9 @@ def load_phrasebook(language: str = "zh", version: str = "v1", root: Path = ROOT
     try:
         book = Phrasebook.model_validate({**data, "hash": digest})
     except ValidationError as exc:
-        raise InvalidInput(f"{path}: {exc}", field="prompt") from exc
+        raise InvalidInput(f"{_shown(path)}: {exc}", field="prompt") from exc
     if book.language != language or book.version != version:
-        raise InvalidInput(f"{path}: declares {book.language}/{book.version}", field="prompt")
+        raise InvalidInput(f"{_shown(path)}: declares {book.language}/{book.version}", field="prompt")
     return book
 
 
@@ -167,9 +175,9 @@ def load_prompt(name: str, version: str, root: Path = ROOT) -> PromptFile:
     try:
         prompt = PromptFile.model_validate({**data, "hash": digest})
     except ValidationError as exc:
-        raise InvalidInput(f"{path}: {exc}", field="prompt") from exc
+        raise InvalidInput(f"{_shown(path)}: {exc}", field="prompt") from exc
     if prompt.name != name or prompt.version != version:
-        raise InvalidInput(f"{path}: declares {prompt.name}@{prompt.version}", field="prompt")
+        raise InvalidInput(f"{_shown(path)}: declares {prompt.name}@{prompt.version}", field="prompt")
     return prompt
 
 

@@ -139,3 +139,21 @@ def test_ab_split_is_sticky_per_order() -> None:
     assert {choose_prompt("urge_reply@v1", "urge_reply@v2:50", oid) for oid in ("T7",) * 5} == {picks["T7"]}
     share = sum(v == "urge_reply@v2" for v in picks.values()) / len(picks)
     assert 0.35 < share < 0.65
+
+
+def test_llm_asked_for_without_a_model_is_a_clear_422(tmp_path: Path) -> None:
+    from core.errors import InvalidInput
+    from prompts.loader import load_prompt
+
+    clock = FixedClock(datetime(2026, 11, 12, 11, tzinfo=CST))
+    engine = make_engine(f"sqlite:///{tmp_path}/n.db")
+    migrate(engine)
+    ShopStore(engine, clock).ensure("demo")
+    services = DraftServices(shops=ShopStore(engine, clock), knowledge=KnowledgeStore(engine, clock),
+                             orders=DemoOrderStore(engine, clock), clock=clock)
+    with pytest.raises(InvalidInput) as exc:
+        run(DraftRequest(order_id="T1", message="发货了吗"), "demo", services, composer="llm")
+    assert exc.value.field == "composer"
+    with pytest.raises(InvalidInput) as exc:
+        load_prompt("nope", "v9")
+    assert "/work" not in exc.value.message and str(tmp_path) not in exc.value.message
