@@ -114,4 +114,4 @@ def test_prompts_compare_and_eval_with_the_llm_composer(env: Path, tmp_path: Pat
         lines = [json.loads(x) for x in res.read_text(encoding="utf-8").splitlines()]
         assert all(x["guard"]["fell_back"] and "明天就到" not in x["text"] for x in lines)
     bad = CliRunner().invoke(app, ["prompts", "compare", "urge_reply@v1", "urge_reply@v9", str(sc)])
-    assert bad.exit_code == 2 and "not found" in bad.output
+    assert bad.exit_code == 2 and "no such prompt" in bad.output
