@@ -138,3 +138,13 @@ def test_log_is_redacted_and_stats_add_up(world) -> None:
 
 def test_edit_distance() -> None:
     assert edit_distance("kitten", "sitting") == 3 and edit_distance("", "abc") == 3 and edit_distance("同", "同") == 0
+
+
+def test_logged_cases_replay_as_scenarios(world) -> None:
+    from drafter.compare import scenarios_from_log
+
+    review, log, clock, new = world
+    new("T1006", "发货了吗？我电话13812345678")
+    cases = scenarios_from_log(log.events("demo"), {"timezone": "Asia/Shanghai"})
+    assert len(cases) == 1 and cases[0]["order"]["order_id"] == "T1006"
+    assert "13812345678" not in cases[0]["message"] and cases[0]["shop"]["settings"]["timezone"] == "Asia/Shanghai"
