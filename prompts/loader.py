@@ -11,7 +11,7 @@ import hashlib
 import string
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from core.errors import InvalidInput
 
 ROOT = Path(__file__).parent
+_M = TypeVar("_M", bound=BaseModel)
 
 __all__ = ["PHRASE_KEYS", "Phrasebook", "PromptFile", "PromptRef", "list_prompts", "load_phrasebook", "load_prompt",
            "parse_prompt_ref", "render_prompt"]
@@ -80,7 +81,8 @@ def _shown(path: Path) -> str:
         return path.name
 
 
-def _read(path: Path) -> tuple[dict, str]:
+def _load(path: Path, model: type[_M]) -> _M:
+    """Read, hash and validate one YAML file; every error names the file (relative to the repo)."""
     if not path.is_file():
         raise InvalidInput(f"no such prompt file: {_shown(path)}", field="prompt")
     raw = path.read_bytes()
@@ -90,17 +92,16 @@ def _read(path: Path) -> tuple[dict, str]:
         raise InvalidInput(f"{_shown(path)}: not valid YAML: {exc}", field="prompt") from exc
     if not isinstance(data, dict):
         raise InvalidInput(f"{_shown(path)}: expected a mapping at the top level", field="prompt")
-    return data, content_hash(raw)
+    try:
+        return model.model_validate({**data, "hash": content_hash(raw)})
+    except ValidationError as exc:
+        raise InvalidInput(f"{_shown(path)}: {exc}", field="prompt") from exc
 
 
 @lru_cache(maxsize=32)
 def load_phrasebook(language: str = "zh", version: str = "v1", root: Path = ROOT) -> Phrasebook:
     path = root / "phrasebooks" / language / f"{version}.yaml"
-    data, digest = _read(path)
-    try:
-        book = Phrasebook.model_validate({**data, "hash": digest})
-    except ValidationError as exc:
-        raise InvalidInput(f"{_shown(path)}: {exc}", field="prompt") from exc
+    book = _load(path, Phrasebook)
     if book.language != language or book.version != version:
         raise InvalidInput(f"{_shown(path)}: declares {book.language}/{book.version}", field="prompt")
     return book
@@ -171,11 +172,7 @@ def load_prompt(name: str, version: str, root: Path = ROOT) -> PromptFile:
     if not (name.replace("_", "").isalnum() and version[1:].isdigit() and version.startswith("v")):
         raise InvalidInput(f"no such prompt {name}@{version}", field="prompt")
     path = root / name / f"{version}.yaml"
-    data, digest = _read(path)
-    try:
-        prompt = PromptFile.model_validate({**data, "hash": digest})
-    except ValidationError as exc:
-        raise InvalidInput(f"{_shown(path)}: {exc}", field="prompt") from exc
+    prompt = _load(path, PromptFile)
     if prompt.name != name or prompt.version != version:
         raise InvalidInput(f"{_shown(path)}: declares {prompt.name}@{prompt.version}", field="prompt")
     return prompt

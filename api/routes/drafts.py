@@ -58,8 +58,6 @@ def create_draft(body: DraftRequest, key: Principal, c: ContainerDep, request: R
 
     An unknown order is not an error of the request: the draft says so honestly.
     """
-    c.shops.get(key.shop_id)
-
     def act() -> DraftItem:
         result, situation = run(body, key.shop_id, c.draft_services(),
                                 composer=body.composer or c.settings.composer, prompt=body.prompt)
