@@ -2,6 +2,8 @@
 // Loaded before each page's own script; plain JS, no build step.
 "use strict";
 
+const KEY_STORAGE = "replydesk.apiKey";   // one key for every page of this tab, never beyond it
+
 const $ = (sel, root = document) => root.querySelector(sel);
 
 // Build an element; strings become text nodes, so data can never become markup.
@@ -45,4 +47,38 @@ function makeApi(getKey, networkMessage) {
     }
     return data;
   };
+}
+
+// ---------- the key: asked once, kept in sessionStorage ----------
+
+function askForKey(message) {
+  const dlg = $("#key-dialog");
+  const err = $("#key-error");
+  err.hidden = !message;
+  err.textContent = message || "";
+  $("#key-input").value = "";
+  if (!dlg.open) dlg.showModal();
+  $("#key-input").focus();
+}
+
+// The submit handler of the key dialog: the typed key becomes state.key, then `start` runs.
+function keySubmit(state, start) {
+  return (ev) => {
+    const key = $("#key-input").value.trim();
+    if (!key) {
+      ev.preventDefault();
+      return;
+    }
+    state.key = key;
+    sessionStorage.setItem(KEY_STORAGE, key);
+    start();
+  };
+}
+
+// A 401/403: forget the key and ask again, showing why (each page defines setConn).
+function forgetKey(state, message) {
+  state.key = "";
+  sessionStorage.removeItem(KEY_STORAGE);
+  setConn("error", "Not connected");
+  askForKey(message);
 }

@@ -3,7 +3,6 @@
 // Item texts are written by people: they are only ever set as textContent, never as markup.
 "use strict";
 
-const KEY_STORAGE = "replydesk.apiKey";   // the same key as the review page, for this tab only
 const DAY = 86_400_000;
 const TIMELINE_BEFORE = 7;                 // days shown before today …
 const TIMELINE_AFTER = 21;                 // … and after it
@@ -60,31 +59,10 @@ function failed(what, err) {
 
 // ---------- the key ----------
 
-function askForKey(message) {
-  const dlg = $("#key-dialog");
-  $("#key-error").hidden = !message;
-  $("#key-error").textContent = message || "";
-  $("#key-input").value = "";
-  if (!dlg.open) dlg.showModal();
-  $("#key-input").focus();
-}
-
-function onKeySubmit(ev) {
-  const key = $("#key-input").value.trim();
-  if (!key) {
-    ev.preventDefault();
-    return;
-  }
-  state.key = key;
-  sessionStorage.setItem(KEY_STORAGE, key);
-  start();
-}
+const onKeySubmit = keySubmit(state, () => start());
 
 function onUnauthorized(err) {
-  state.key = "";
-  sessionStorage.removeItem(KEY_STORAGE);
-  setConn("error", "Not connected");
-  askForKey(err.message);
+  forgetKey(state, err.message);
 }
 
 // ---------- time, in the shop's timezone ----------

@@ -3,7 +3,6 @@
 // Buyer text is untrusted (it may even be a prompt injection): it is only ever set as textContent.
 "use strict";
 
-const KEY_STORAGE = "replydesk.apiKey";
 const POLL_MS = 2500;      // new drafts appear without a reload
 const PAGE_LIMIT = 20;
 const MAX_PAGES = 10;      // a queue longer than 200 drafts is shown in part; the count says so
@@ -76,32 +75,10 @@ function setConn(stateName, text) {
 
 // ---------- the key ----------
 
-function askForKey(message) {
-  const dlg = $("#key-dialog");
-  const err = $("#key-error");
-  err.hidden = !message;
-  err.textContent = message || "";
-  $("#key-input").value = "";
-  if (!dlg.open) dlg.showModal();
-  $("#key-input").focus();
-}
-
-function onKeySubmit(ev) {
-  const key = $("#key-input").value.trim();
-  if (!key) {
-    ev.preventDefault();
-    return;
-  }
-  state.key = key;
-  sessionStorage.setItem(KEY_STORAGE, key);
-  poll();
-}
+const onKeySubmit = keySubmit(state, () => poll());
 
 function onUnauthorized(err) {
-  state.key = "";
-  sessionStorage.removeItem(KEY_STORAGE);
-  setConn("error", "Not connected");
-  askForKey(err.status === 403 ? `This key may not review drafts: ${err.message}` : err.message);
+  forgetKey(state, err.status === 403 ? `This key may not review drafts: ${err.message}` : err.message);
 }
 
 // ---------- the queue ----------
