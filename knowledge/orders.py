@@ -24,6 +24,13 @@ class TradeStatus(StrEnum):
     PAID_FORBID_CONSIGN = "PAID_FORBID_CONSIGN"
 
 
+def _known_status(v: Any) -> Any:
+    # An unknown status from a source is "we don't know", not an error.
+    if v is None or v in TradeStatus.__members__:
+        return v
+    return None
+
+
 class _Open(BaseModel):
     # Sources may send more than we model; keep it (it is shown to agents) but never rely on it.
     model_config = ConfigDict(extra="allow")
@@ -46,6 +53,12 @@ class Item(_Open):
     quantity: int | None = Field(default=None, ge=0)
     stock: str = "unknown"  # in_stock | low | out_of_stock | unknown
     restock_eta: date | None = None
+    # Per-line truth: a platform reports each order line with its own trade status (Taobao's
+    # orders.order[].status); None means the source does not say, never "same as the trade".
+    status: TradeStatus | None = None
+    refund_status: str | None = None
+
+    _status = field_validator("status", mode="before")(lambda cls, v: _known_status(v))
 
     @field_validator("stock")
     @classmethod
@@ -83,16 +96,16 @@ class OrderFacts(_Open):
     items: list[Item] = Field(default_factory=list)
     shipments: list[Shipment] = Field(default_factory=list)
     refund: Refund | None = None
+    # When the source read these facts (a cache may serve them later); None for sources that
+    # do not say. What a source knows beyond the contract: shown to agents and used by
+    # analytics, never stated to a buyer as a claim.
+    fetched_at: datetime | None = None
+    warehouse: str | None = None
+    buyer_nick: str | None = None
+    amount: float | None = None  # what the buyer paid, in yuan
 
-    _tz = field_validator("paid_at", "promised_ship_by")(lambda cls, v: _aware(v))
-
-    @field_validator("status", mode="before")
-    @classmethod
-    def _status(cls, v: Any) -> Any:
-        # An unknown status from a source is "we don't know", not an error.
-        if v is None or v in TradeStatus.__members__:
-            return v
-        return None
+    _tz = field_validator("paid_at", "promised_ship_by", "fetched_at")(lambda cls, v: _aware(v))
+    _status = field_validator("status", mode="before")(lambda cls, v: _known_status(v))
 
 
 class OrderSource(Protocol):
