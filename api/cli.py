@@ -51,16 +51,31 @@ def _container(with_index: bool = True) -> Any:
 @app.command()
 def serve(host: str = "127.0.0.1", port: Annotated[int | None, typer.Option(help="Default: REPLYDESK_PORT")] = None,
           workers: int = 1) -> None:
-    """Run the HTTP API."""
+    """Run the HTTP API. The database is migrated here, once, before the workers start."""
+    import os
+
     import uvicorn
+
+    from core.db import make_engine, migrate
 
     settings = Settings()
     port = port or settings.port
     if workers > 1 and not settings.chroma_url:
         _fail("embedded Chroma is not process-safe: several workers need REPLYDESK_CHROMA_URL (and PostgreSQL)")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        revision = migrate(engine)
+    finally:
+        engine.dispose()
+    typer.echo(f"database schema at {revision}")
+    # The workers (spawned processes, or this one with --workers 1) read their settings from the
+    # environment: tell them the migrations are done, so N workers never race to run them.
+    os.environ["REPLYDESK_MIGRATE_ON_START"] = "false"
     typer.echo(f"replydesk listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    # access_log off: the app logs every request itself, with its request id (api.app.RequestLimits).
     uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="info",
-                timeout_graceful_shutdown=20)
+                timeout_graceful_shutdown=20, access_log=False)
 
 
 # -- demo ---------------------------------------------------------------------------------------
@@ -82,7 +97,7 @@ def demo_seed(shop: Shop = "demo", force: bool = typer.Option(False, help="Seed 
 @demo_app.command("orders")
 def demo_orders_cmd(shop: Shop = "demo") -> None:
     """One order per line: id, status, what it shows."""
-    from knowledge.demo_orders import demo_orders
+    from knowledge.demo_data import demo_orders
 
     with _container(with_index=False) as c:
         notes = {f.order_id: n for f, n in demo_orders(c.clock.now(), c.shops.get(shop).settings)}

@@ -14,7 +14,7 @@ from drafter.drafts import DraftStore
 from drafter.feedback import FeedbackLog
 from drafter.pipeline import DraftServices
 from drafter.review import Review
-from knowledge.demo_orders import DemoOrderStore
+from knowledge.order_store import SqlOrderStore
 from knowledge.shops import ShopStore
 from knowledge.store import KnowledgeStore
 
@@ -50,7 +50,7 @@ class Container:
             migrate(engine)
         knowledge = KnowledgeStore(engine, clock)
         c = cls(settings=settings, clock=clock, engine=engine, shops=ShopStore(engine, clock),
-                knowledge=knowledge, orders=orders or DemoOrderStore(engine, clock),
+                knowledge=knowledge, orders=orders or SqlOrderStore(engine, clock),
                 drafts=DraftStore(engine, clock), keys=KeyStore(engine, clock), review=Review(engine, clock),
                 feedback=FeedbackLog(engine))
         if with_index:

@@ -7,18 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from api.container import Container
-from knowledge.demo_orders import demo_orders
-from knowledge.shop_settings import ShopSettings
+from knowledge.demo_data import DEMO_KB, DEMO_NAME, DEMO_SETTINGS, demo_orders
 
-DEMO_KB = Path(__file__).resolve().parent.parent / "knowledge" / "demo_kb"
 KEYS_FILE = "demo-keys.txt"
-
-DEMO_SETTINGS = ShopSettings.model_validate({
-    "timezone": "Asia/Shanghai", "ship_within_hours": 48, "daily_cutoff": "16:00", "ships_on_weekends": True,
-    "holidays": [], "extra_workdays": [], "default_carriers": ["中通快递", "顺丰速运"],
-    "compensation": {"coupon_yuan_max": 3, "needs_approval": True, "gift": "小礼品"},
-    "tone": {"address": "亲", "sign_off": "祝您生活愉快"},
-})
 
 
 @dataclass
@@ -38,7 +29,7 @@ def seed_demo(c: Container, shop_id: str = "demo", *, force: bool = False) -> Se
     if already and not force:
         return SeedReport(False, keys, len(c.orders.list(shop_id)), len(c.knowledge.list(shop_id)))
 
-    c.shops.ensure(shop_id, name="Demo 旗舰店", settings=DEMO_SETTINGS)
+    c.shops.ensure(shop_id, name=DEMO_NAME, settings=DEMO_SETTINGS)
     settings = c.shops.get(shop_id).settings
     for facts, _note in demo_orders(c.clock.now(), settings):
         c.orders.put(shop_id, facts)

@@ -6,16 +6,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from drafter.situation import Notice, Situation, assess
+from knowledge.demo_data import DEMO_SETTINGS
 from knowledge.orders import OrderFacts
 from knowledge.shop_settings import ShopSettings
 
 CST = timezone(timedelta(hours=8))
-SETTINGS = ShopSettings.model_validate({
-    "timezone": "Asia/Shanghai", "ship_within_hours": 48, "daily_cutoff": "16:00", "ships_on_weekends": True,
-    "default_carriers": ["中通快递", "顺丰速运"],
-    "compensation": {"coupon_yuan_max": 3, "needs_approval": True, "gift": "小礼品"},
-    "tone": {"address": "亲", "sign_off": "祝您生活愉快"},
-})
+SETTINGS = DEMO_SETTINGS  # the demo shop's rules: coupons up to 3 yuan, cutoff 16:00
 BACKLOG = Notice(id="n-1111", text="双11期间订单量激增，仓库积压，现货订单发货将延迟1-2天，请客服如实告知买家。",
                  valid_from=datetime(2026, 11, 11, tzinfo=CST), valid_to=datetime(2026, 11, 18, 23, 59, 59, tzinfo=CST))
 SPRING = Notice(id="n-spring", text="春节放假：仓库2月14日至2月21日停止发货，2月22日起按付款顺序陆续发出。",

@@ -24,8 +24,8 @@ from drafter.guard import check as guard_check
 from drafter.llm import LLMClient
 from drafter.pipeline import DraftServices, run
 from drafter.request import DraftRequest
-from knowledge.demo_orders import DemoOrderStore, demo_orders
-from knowledge.shop_settings import ShopSettings
+from knowledge.demo_data import DEMO_SETTINGS, demo_orders
+from knowledge.order_store import SqlOrderStore
 from knowledge.shops import ShopStore
 from knowledge.store import KnowledgeStore
 
@@ -57,10 +57,9 @@ def world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
     clock = FixedClock(NOW)
     engine = make_engine(f"sqlite:///{tmp_path}/l.db")
     migrate(engine)
-    settings_shop = ShopSettings(default_carriers=["中通快递", "顺丰速运"],
-                                 compensation={"coupon_yuan_max": 3, "needs_approval": True, "gift": "小礼品"})
+    settings_shop = DEMO_SETTINGS
     ShopStore(engine, clock).ensure("demo", settings=settings_shop)
-    orders = DemoOrderStore(engine, clock)
+    orders = SqlOrderStore(engine, clock)
     for f, _ in demo_orders(clock.now(), settings_shop):
         orders.put("demo", f)
     settings = Settings(data_dir=tmp_path, llm_base_url=LLM_URL, llm_model="gemma3-270m", llm_timeout_s=60, llm_system_role=False,

@@ -15,7 +15,8 @@ from core.settings import Settings
 from drafter.llm import CircuitBreaker, LLMClient
 from drafter.pipeline import DraftServices, run
 from drafter.request import DraftRequest
-from knowledge.demo_orders import DemoOrderStore, demo_orders
+from knowledge.demo_data import demo_orders
+from knowledge.order_store import SqlOrderStore
 from knowledge.shop_settings import ShopSettings
 from knowledge.shops import ShopStore
 from knowledge.store import KnowledgeStore
@@ -33,7 +34,7 @@ def llm_world(tmp_path: Path) -> Iterator[tuple[Any, Script, FixedClock]]:
         engine = make_engine(f"sqlite:///{tmp_path}/l.db")
         migrate(engine)
         ShopStore(engine, clock).ensure("demo", settings=ShopSettings(default_carriers=["中通快递"]))
-        orders = DemoOrderStore(engine, clock)
+        orders = SqlOrderStore(engine, clock)
         for f, _ in demo_orders(clock.now(), ShopSettings()):
             orders.put("demo", f)
         settings = Settings(data_dir=tmp_path, llm_base_url=url, llm_model="test-model", llm_timeout_s=0.5,
@@ -150,7 +151,7 @@ def test_llm_asked_for_without_a_model_is_a_clear_422(tmp_path: Path) -> None:
     migrate(engine)
     ShopStore(engine, clock).ensure("demo")
     services = DraftServices(shops=ShopStore(engine, clock), knowledge=KnowledgeStore(engine, clock),
-                             orders=DemoOrderStore(engine, clock), clock=clock)
+                             orders=SqlOrderStore(engine, clock), clock=clock)
     with pytest.raises(InvalidInput) as exc:
         run(DraftRequest(order_id="T1", message="发货了吗"), "demo", services, composer="llm")
     assert exc.value.field == "composer"

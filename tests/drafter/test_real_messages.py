@@ -14,7 +14,8 @@ from core.db import make_engine, migrate
 from drafter.pipeline import DraftServices, draft
 from drafter.request import DraftRequest
 from drafter.result import DraftResult
-from knowledge.demo_orders import DemoOrderStore, demo_orders
+from knowledge.demo_data import demo_orders
+from knowledge.order_store import SqlOrderStore
 from knowledge.shop_settings import ShopSettings
 from knowledge.shops import ShopStore
 from knowledge.store import KnowledgeStore
@@ -30,7 +31,7 @@ def test_real_messages_all_draft_cleanly(tmp_path: Path, order_id: str) -> None:
     engine = make_engine(f"sqlite:///{tmp_path}/r.db")
     migrate(engine)
     ShopStore(engine, clock).ensure("demo", settings=ShopSettings())
-    orders = DemoOrderStore(engine, clock)
+    orders = SqlOrderStore(engine, clock)
     for facts, _ in demo_orders(clock.now(), ShopSettings()):
         orders.put("demo", facts)
     services = DraftServices(shops=ShopStore(engine, clock), knowledge=KnowledgeStore(engine, clock),

@@ -40,12 +40,12 @@ from drafter.llm import CircuitBreaker, LLMClient, commitments_text
 from drafter.pipeline import DraftServices, run
 from drafter.request import DraftRequest
 from drafter.scoring import check
-from knowledge.demo_orders import DemoOrderStore, demo_orders
+from knowledge.demo_data import DEMO_SETTINGS, demo_orders
+from knowledge.order_store import SqlOrderStore
 from knowledge.shops import ShopStore
 from knowledge.store import KnowledgeStore
 from prompts.loader import load_prompt
 from tests.conftest import SHARED_EVAL
-from tests.drafter.factories import SETTINGS as DEMO_SETTINGS  # the demo shop's rules: coupons up to 3 yuan
 from tests.drafter.llm_server import serve_script
 
 CST = timezone(timedelta(hours=8))
@@ -233,7 +233,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[st
     migrate(engine)
     shops = ShopStore(engine, clock)
     shops.ensure("demo", settings=DEMO_SETTINGS)
-    orders = DemoOrderStore(engine, clock)
+    orders = SqlOrderStore(engine, clock)
     for facts, _ in demo_orders(clock.now(), DEMO_SETTINGS):
         orders.put("demo", facts)
     with serve_script() as (url, script):

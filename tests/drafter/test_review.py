@@ -15,7 +15,8 @@ from drafter.feedback import FeedbackLog, edit_distance
 from drafter.pipeline import DraftServices, run
 from drafter.request import DraftRequest
 from drafter.review import Review
-from knowledge.demo_orders import DemoOrderStore, demo_orders
+from knowledge.demo_data import demo_orders
+from knowledge.order_store import SqlOrderStore
 from knowledge.shop_settings import ShopSettings
 from knowledge.shops import ShopStore
 from knowledge.store import KnowledgeStore
@@ -37,7 +38,7 @@ def world(db_url: str):
     engine = make_engine(db_url)
     migrate(engine)
     ShopStore(engine, clock).ensure("demo", settings=ShopSettings())
-    orders = DemoOrderStore(engine, clock)
+    orders = SqlOrderStore(engine, clock)
     for f, _ in demo_orders(clock.now(), ShopSettings()):
         orders.put("demo", f)
     services = DraftServices(shops=ShopStore(engine, clock), knowledge=KnowledgeStore(engine, clock), orders=orders,

@@ -1,97 +1,29 @@
-"""The demo order store: an SQL-backed order source, and the demo orders that ``demo seed`` writes.
+"""The demo shop: its settings, its knowledge base directory and its orders (``replydesk demo seed``).
 
 The demo orders cover every situation of the dev scenarios. Their timestamps are relative to
 the seeding clock, so "overdue" stays overdue and "stuck" stays stuck on any date the demo is run.
+Tests that need "the demo shop's rules" import ``DEMO_SETTINGS`` from here rather than copy them.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from pydantic import ValidationError
-from sqlalchemy.engine import Engine
-
-from core.clock import Clock
-from core.errors import InvalidInput
-from core.tables import orders
-from knowledge.errors import OrderNotFound
 from knowledge.orders import OrderFacts
 from knowledge.shop_settings import ShopSettings
 
-__all__ = ["DemoOrderStore", "demo_orders", "merge_patch"]
+__all__ = ["DEMO_KB", "DEMO_NAME", "DEMO_SETTINGS", "demo_orders"]
 
-
-class DemoOrderStore:
-    """Order facts kept in SQL; it is the demo's "live" order system (updates show at once)."""
-
-    def __init__(self, engine: Engine, clock: Clock) -> None:
-        self.engine = engine
-        self.clock = clock
-
-    def get(self, shop_id: str, order_id: str) -> OrderFacts:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(orders.c.facts_json).where(
-                orders.c.shop_id == shop_id, orders.c.order_id == order_id)).first()
-        if row is None:
-            raise OrderNotFound(f"order {order_id!r} not found")
-        return OrderFacts.model_validate_json(row.facts_json)
-
-    def put(self, shop_id: str, facts: OrderFacts) -> OrderFacts:
-        # Store only what can be read back: extra fields nested too deep, or strings with lone
-        # surrogates, would be written and then break every later read of this shop's orders.
-        try:
-            payload = facts.model_dump_json(exclude_none=False)
-            OrderFacts.model_validate_json(payload)
-        except (ValidationError, ValueError) as exc:
-            raise InvalidInput(f"order facts cannot be stored: {str(exc).splitlines()[0][:200]}",
-                               field="order") from exc
-        now = self.clock.now()
-        with self.engine.begin() as conn:
-            cur = conn.execute(sa.select(orders.c.version).where(
-                orders.c.shop_id == shop_id, orders.c.order_id == facts.order_id)).first()
-            if cur is None:
-                conn.execute(orders.insert().values(shop_id=shop_id, order_id=facts.order_id,
-                                                    facts_json=payload, version=1, updated_at=now))
-            else:
-                conn.execute(orders.update().where(
-                    orders.c.shop_id == shop_id, orders.c.order_id == facts.order_id).values(
-                    facts_json=payload, version=cur.version + 1, updated_at=now))
-        return facts
-
-    def update(self, shop_id: str, order_id: str, patch: dict[str, Any]) -> OrderFacts:
-        """Apply a JSON merge patch (RFC 7386) to an order; the result must still be valid facts."""
-        current = self.get(shop_id, order_id).model_dump(mode="json")
-        merged = merge_patch(current, patch)
-        if merged.get("order_id") != order_id:
-            raise InvalidInput("order_id cannot be changed", field="order_id")
-        try:
-            facts = OrderFacts.model_validate(merged)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise InvalidInput(f"invalid order facts: {err['msg']}",
-                               field=".".join(str(x) for x in err["loc"])) from exc
-        return self.put(shop_id, facts)
-
-    def list(self, shop_id: str) -> list[OrderFacts]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(orders.c.facts_json).where(orders.c.shop_id == shop_id)
-                                .order_by(orders.c.order_id))
-            return [OrderFacts.model_validate_json(r.facts_json) for r in rows]
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    if not isinstance(patch, dict):
-        return patch
-    out = dict(target) if isinstance(target, dict) else {}
-    for k, v in patch.items():
-        if v is None:
-            out.pop(k, None)
-        else:
-            out[k] = merge_patch(out.get(k), v)
-    return out
+DEMO_KB = Path(__file__).resolve().parent / "demo_kb"
+DEMO_NAME = "Demo 旗舰店"
+DEMO_SETTINGS = ShopSettings.model_validate({
+    "timezone": "Asia/Shanghai", "ship_within_hours": 48, "daily_cutoff": "16:00", "ships_on_weekends": True,
+    "holidays": [], "extra_workdays": [], "default_carriers": ["中通快递", "顺丰速运"],
+    "compensation": {"coupon_yuan_max": 3, "needs_approval": True, "gift": "小礼品"},
+    "tone": {"address": "亲", "sign_off": "祝您生活愉快"},
+})
 
 
 def demo_orders(now: datetime, settings: ShopSettings) -> list[tuple[OrderFacts, str]]:
@@ -160,11 +92,3 @@ def demo_orders(now: datetime, settings: ShopSettings) -> list[tuple[OrderFacts,
             {"sku": "VASE-03", "title": "手工花瓶", "quantity": 1, "stock": "unknown"}]),
          "stock unknown: the reply keeps to the order's own deadline"),
     ]
-
-
-def dump_order_line(facts: OrderFacts, note: str) -> str:
-    return f"{facts.order_id}\t{facts.status or '-'}\t{note}"
-
-
-def facts_json(facts: OrderFacts) -> str:
-    return json.dumps(facts.model_dump(mode="json"), ensure_ascii=False)
