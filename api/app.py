@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,11 +15,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import errors, logs
 from api.container import Container
 from core.clock import Clock
+from core.db import head_revision, schema_revision
 from core.settings import Settings, get_settings
 
 MAX_BODY = 1_000_000  # DESIGN: a body over 1 MB answers 413
 
 log = logging.getLogger("replydesk.api")
+access = logging.getLogger("replydesk.access")
 
 
 class RequestLimits:
@@ -37,8 +40,12 @@ class RequestLimits:
         scope.setdefault("state", {})["request_id"] = rid
         token = logs.request_id.set(rid)
 
+        started = time.perf_counter()
+        status = [0]
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
+                status[0] = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode())]
             await send(message)
@@ -64,6 +71,9 @@ class RequestLimits:
         except _BodyTooLarge:
             await _too_large(send_with_id, rid)
         finally:
+            # The access log line, written inside the request's context so it carries the request id.
+            access.info("%s %s %s %.1fms", scope["method"], scope["path"], status[0] or "-",
+                        (time.perf_counter() - started) * 1000)
             logs.request_id.reset(token)
 
 
@@ -81,6 +91,22 @@ async def _too_large(send: Send, rid: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _start(settings: Settings, clock: Clock | None, build: dict[str, Any]) -> Container:
+    """The services of one server process. A worker of ``replydesk serve`` does not migrate (serve did,
+    once, before starting the workers); it refuses to start on a schema other than the code's."""
+    opts = dict(build)
+    run_migrations = opts.pop("run_migrations", settings.migrate_on_start)
+    c = Container.build(settings, clock=clock, run_migrations=run_migrations, **opts)
+    if not run_migrations:
+        at, head = schema_revision(c.engine), head_revision()
+        if at != head:
+            c.close()
+            raise RuntimeError(f"the database schema is at {at or 'nothing'}, this code needs {head}: "
+                               "start with `replydesk serve` (it migrates) or set REPLYDESK_MIGRATE_ON_START")
+        log.info("database schema at %s (migrated before the workers started)", at)
+    return c
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                container: Container | None = None, **build: Any) -> FastAPI:
     settings = settings or (container.settings if container is not None else get_settings())
@@ -88,7 +114,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = container is None
-        app.state.container = container or Container.build(settings, clock=clock, **build)
+        if own:
+            app.state.container = _start(settings, clock, build)
         try:
             yield
         finally:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -15,6 +16,10 @@ from sqlalchemy.types import TypeDecorator
 metadata = MetaData()
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Any fixed 64-bit number: the advisory lock that serialises migrations on PostgreSQL.
+_MIGRATION_LOCK = 0x7265706C79_6462
+
+log = logging.getLogger("replydesk.db")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -48,14 +53,40 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+def migrate(engine: Engine) -> str | None:
+    """Bring the schema to the newest revision (idempotent); returns that revision.
+
+    On PostgreSQL a transaction-scoped advisory lock makes concurrent callers (several machines
+    starting at once) take turns: the second finds the schema at head and does nothing.
+    """
     from alembic import command
+    from alembic.migration import MigrationContext
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        before = MigrationContext.configure(conn).get_current_revision()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+        after = MigrationContext.configure(conn).get_current_revision()
+    log.info("database schema migrated: %s -> %s", before or "empty", after)
+    return after
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None: never migrated)."""
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    """The newest revision of ``core/migrations``: the schema this code needs."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

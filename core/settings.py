@@ -18,6 +18,9 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default is SQLite in the data dir."
     )
     chroma_url: str | None = Field(default=None, description="Chroma server URL; unset = embedded.")
+    # The app migrates the database when it starts; `replydesk serve` migrates once itself, before
+    # its workers start, and turns this off for them.
+    migrate_on_start: bool = True
     port: int = 8000
     timezone: str = "Asia/Shanghai"
 

@@ -100,6 +100,9 @@ drafts = sa.Table(
     sa.Column("reject_reason", sa.String(40)),
     sa.Column("note", sa.Text),
 )
+# 0001: the review queue (a shop's pending drafts, newest first) and a draft's order.
+sa.Index("ix_drafts_shop_status_created", drafts.c.shop_id, drafts.c.status, drafts.c.created_at)
+sa.Index("ix_drafts_shop_order", drafts.c.shop_id, drafts.c.order_id)
 
 # 0002: append-only; rows are never updated or deleted, and hold only redacted text.
 feedback_events = sa.Table(
@@ -118,14 +121,24 @@ feedback_events = sa.Table(
     sa.Column("intent_kind", sa.String(20)),
     sa.Column("payload_json", sa.Text, nullable=False),
 )
+sa.Index("ix_feedback_shop_at", feedback_events.c.shop_id, feedback_events.c.at)
+sa.Index("ix_feedback_draft", feedback_events.c.draft_id)
+# One decision event per draft and kind: a retried request can never log twice.
+_NOT_INSERTED = sa.text("event <> 'inserted'")
+sa.Index("ux_feedback_decision", feedback_events.c.draft_id, feedback_events.c.event, unique=True,
+         postgresql_where=_NOT_INSERTED, sqlite_where=_NOT_INSERTED)
 
 # 0003: a retried POST with the same Idempotency-Key gets the first response back.
+# 0004: the key is claimed (state "in_progress", owner, heartbeat) before acting, answered when "done".
 idempotency_keys = sa.Table(
     "idempotency_keys", metadata,
     sa.Column("key_id", sa.String(32), primary_key=True),
     sa.Column("idem_key", sa.String(200), primary_key=True),
     sa.Column("request_hash", sa.String(64), nullable=False),
-    sa.Column("status_code", sa.Integer, nullable=False),
-    sa.Column("response_json", sa.Text, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("response_json", sa.Text),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, server_default="done"),
+    sa.Column("owner", sa.String(32)),
+    sa.Column("heartbeat_at", UTCDateTime()),
 )
