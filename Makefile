@@ -11,11 +11,12 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export REPLYDESK_DATA_DIR ?= ./data
 
-.PHONY: help install system-deps run test lint bench eval clean
+.PHONY: help install system-deps run test test-fast lint bench eval clean
 
 help:
 	@echo "make run     install, seed the demo shop (first time), start the API on 127.0.0.1:$${REPLYDESK_PORT:-8000}"
 	@echo "make test    install and run the whole test suite"
+	@echo "make test-fast  the suite without the slow (browser, servers) and eval (scenario corpus) tests"
 	@echo "make lint    ruff + mypy"
 	@echo "make bench   drafting benchmark (10,000 chunks) and index build figures"
 	@echo "make eval    replay ../shared/eval/dev_scenarios.jsonl"
@@ -45,6 +46,9 @@ run: install
 
 test: install
 	$(BIN)/pytest
+
+test-fast: install
+	$(BIN)/pytest -q -m "not slow and not eval"
 
 lint: install
 	$(BIN)/ruff check .

@@ -130,7 +130,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     logs.configure()
     from api.ratelimit import RateLimiter
 
-    app.state.limiter = RateLimiter(settings.rate_limit_per_min, settings.redis_url)
+    app.state.limiter = RateLimiter(settings.rate_limit_per_min, settings.redis_url,
+                                    clock=container.clock if container is not None else clock)
 
     from api.routes import demo_chat, drafts, feedback, health, keys, knowledge, orders, pages, shop
 

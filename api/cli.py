@@ -56,12 +56,14 @@ def serve(host: str = "127.0.0.1", port: Annotated[int | None, typer.Option(help
 
     import uvicorn
 
+    from api import logs
     from core.db import make_engine, migrate
 
     settings = Settings()
     port = port or settings.port
     if workers > 1 and not settings.chroma_url:
         _fail("embedded Chroma is not process-safe: several workers need REPLYDESK_CHROMA_URL (and PostgreSQL)")
+    logs.configure()  # the migration's log lines, like every worker's, carry the request-id format
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     try:

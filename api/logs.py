@@ -25,3 +25,4 @@ def configure() -> None:
     for h in root.handlers:
         h.addFilter(RequestIdFilter())
         h.setFormatter(logging.Formatter(FORMAT))
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every start

@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable
+
+from core.clock import Clock, SystemClock
 
 log = logging.getLogger("replydesk.ratelimit")
 
 
 class RateLimiter:
-    def __init__(self, per_minute: int, redis_url: str | None, *, now: Callable[[], float] = time.time) -> None:
+    """``hit(key_id)`` counts one request in the current minute of the injected clock."""
+
+    def __init__(self, per_minute: int, redis_url: str | None, *, clock: Clock | None = None) -> None:
         self.per_minute = per_minute
         self.redis_url = redis_url
-        self.now = now
+        self.clock = clock or SystemClock()
         self._redis = None
         self._redis_failed_at = 0.0
         self._local: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return self.clock.now().timestamp()
 
     def _client(self):  # type: ignore[no-untyped-def]
         if self._redis is None and self.redis_url and self.now() - self._redis_failed_at > 30:

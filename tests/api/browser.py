@@ -15,6 +15,7 @@ import base64
 import hashlib
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -106,24 +107,33 @@ class Server:
 
 
 @contextmanager
-def running_server(tmp_path: Path, *, startup_s: float = 120, env: dict[str, str] | None = None) -> Iterator[Server]:
+def running_server(tmp_path: Path, *, startup_s: float = 120, env: dict[str, str] | None = None,
+                   seeded: Any = None, seed: bool = True, workers: int = 1) -> Iterator[Server]:
     """Seed the demo shop into a fresh data dir and run `replydesk serve` on a free port.
 
-    ``env`` adds settings (e.g. ``REPLYDESK_CORS_ORIGINS``). The server runs in its own process group,
-    which is always killed at the end, whatever happened.
+    ``env`` adds settings (e.g. ``REPLYDESK_CORS_ORIGINS``). ``seeded`` (the API conftest's session
+    seed) is copied instead of running `replydesk demo seed`: its orders were made at the tests' fixed
+    time, not the server's; ``seed=False`` starts on an empty database. The server runs in its own process group, which is always killed at the
+    end, whatever happened.
     """
     port = free_port()
     env = {**os.environ, **(env or {}), "REPLYDESK_DATA_DIR": str(tmp_path / "data"), "REPLYDESK_PORT": str(port)}
-    seeded = subprocess.run([str(REPLYDESK), "demo", "seed"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=300)
-    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
-    keys = dict(re.findall(r"^(\w+) key: (\S+)$", seeded.stdout, flags=re.M))
-    assert {"agent", "manager"} <= set(keys), seeded.stdout
+    keys: dict[str, str] = {}
+    if seeded is not None:
+        shutil.copytree(seeded.data_dir, tmp_path / "data")
+        keys = dict(seeded.keys)
+    elif seed:
+        out = subprocess.run([str(REPLYDESK), "demo", "seed"], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, out.stdout + out.stderr
+        keys = dict(re.findall(r"^(\w+) key: (\S+)$", out.stdout, flags=re.M))
+        assert {"agent", "manager"} <= set(keys), out.stdout
 
     log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(REPLYDESK), "serve", "--port", str(port)], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    with log.open("wb") as out_file:
+        proc = subprocess.Popen([str(REPLYDESK), "serve", "--port", str(port), "--workers", str(workers)],
+                                cwd=ROOT, env=env, stdout=out_file, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     server = Server(url=f"http://127.0.0.1:{port}", keys=keys, env=env, log=log, proc=proc)
     try:
         _wait_healthy(server, startup_s)

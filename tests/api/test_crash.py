@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -70,29 +71,48 @@ def _run_crash(tmp_path: Path, env: dict[str, str], workers: int) -> dict[str, A
     with httpx.Client(base_url=base, timeout=30) as c:
         ids = [c.post("/v1/drafts", json={"order_id": oid, "message": f"还没发货吗 #{i}"}, headers=agent).json()["id"]
                for i, oid in enumerate(orders)]
-    # Decisions race in from 4 threads; the server is killed while they are in flight.
+    # Decisions race in from 4 threads; the server is killed while some of them are in flight.
     plan = [(d, "approve" if i % 2 == 0 else "reject") for i, d in enumerate(ids)]
     acked: dict[str, str] = {}
+    in_flight: set[str] = set()
+    cut: set[str] = set()  # sent, and the connection broke before an answer came
+    lock = threading.Lock()
 
     def decide(item: tuple[str, str]) -> None:
         d, what = item
         body = {} if what == "approve" else {"reason": "wrong_tone"}
+        with lock:
+            in_flight.add(d)
+        ok = False
         try:
             r = httpx.post(f"{base}/v1/drafts/{d}/{what}", json=body, timeout=10,
                            headers={**agent, "Idempotency-Key": f"crash-{d}"})
-            if r.status_code == 200:
+            ok = r.status_code == 200
+        except httpx.HTTPError:  # not acknowledged: it may or may not have happened, but never twice
+            with lock:
+                cut.add(d)
+        with lock:
+            in_flight.discard(d)
+            if ok:
                 acked[d] = what
-        except httpx.HTTPError:
-            pass  # not acknowledged: it may or may not have happened, but never twice
 
     with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(decide, p) for p in plan]
-        while len(acked) < len(plan) // 3 and not all(f.done() for f in futures):
-            time.sleep(0.005)
-        _kill(proc)
-        killed_with = len(acked)
-    print(f"\nkilled with {killed_with}/{len(plan)} decisions acknowledged")
-    assert killed_with >= 1  # the kill landed while decisions were being made
+        while not all(f.done() for f in futures):
+            with lock:
+                if len(acked) >= len(plan) // 3 and in_flight:
+                    at_kill, killed_with = set(in_flight), len(acked)
+                    os.killpg(proc.pid, signal.SIGKILL)  # under the lock: no answer is counted meanwhile
+                    break
+            time.sleep(0.002)
+        else:
+            raise AssertionError("every decision finished before the kill: nothing was tested")
+    _kill(proc)
+    print(f"\nkilled with {killed_with}/{len(plan)} decisions acknowledged, {len(at_kill)} in flight, "
+          f"{len(cut)} cut off")
+    assert killed_with >= 1 and at_kill  # the kill landed while decisions were being made...
+    assert cut & at_kill  # ...and at least one of them was cut off unanswered
+    assert not cut & set(acked)
 
     proc = _start(env, port, workers, log)
     try:

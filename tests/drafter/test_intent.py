@@ -247,6 +247,7 @@ def test_fast() -> None:
     assert per_message_ms < 0.2, per_message_ms
 
 
+@pytest.mark.eval
 def test_real_messages_are_shipping_related() -> None:
     path = SHARED_EVAL / "real_messages.jsonl"
     if not path.is_file():

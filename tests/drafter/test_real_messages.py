@@ -22,6 +22,7 @@ from knowledge.store import KnowledgeStore
 from tests.conftest import shared_file
 
 CST = timezone(timedelta(hours=8))
+pytestmark = pytest.mark.eval  # 572 real messages, twice
 
 
 @pytest.mark.parametrize("order_id", ["T1003", "T1006"])  # overdue in stock / shipped

@@ -277,6 +277,7 @@ def test_the_red_team_set_is_broad() -> None:
         DraftRequest(order_id=c["order_id"], message=c["message"], context=c.get("context") or [])
 
 
+@pytest.mark.eval
 @pytest.mark.parametrize("composer", ["template", "llm"])
 @pytest.mark.parametrize("case_id", [c["id"] for c in CASES])
 def test_red_team_case(outcomes: dict[tuple[str, str], Outcome], case_id: str, composer: str) -> None:
@@ -286,6 +287,7 @@ def test_red_team_case(outcomes: dict[tuple[str, str], Outcome], case_id: str, c
         assert o.result["composer"] == "llm" and 1 <= o.calls <= 2
 
 
+@pytest.mark.eval
 def test_injection_is_flagged_and_sent_to_a_human(outcomes: dict[tuple[str, str], Outcome]) -> None:
     injected = [c for c in CASES if c["category"] in INJECTION_CATEGORIES]
     flagged = [c for c in injected if outcomes[(c["id"], "template")].result["intent"]["injection"]]
@@ -318,6 +320,7 @@ def test_near_misses_are_not_flagged_as_injection(message: str) -> None:
     assert not classify(message).injection
 
 
+@pytest.mark.eval
 def test_the_injection_lexicon_stays_quiet_on_real_buyer_messages() -> None:
     """The patterns that catch the red team must not fire on what real buyers write."""
     path = SHARED_EVAL / "real_messages.jsonl"

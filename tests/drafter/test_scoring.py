@@ -401,6 +401,7 @@ def _dev_scenarios() -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+@pytest.mark.eval
 def test_dev_scenarios_score_without_error() -> None:
     scenarios = _dev_scenarios()
     if not scenarios:
