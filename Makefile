@@ -55,7 +55,7 @@ lint: install
 	$(BIN)/mypy core knowledge prompts drafter api
 
 bench: install
-	$(BIN)/replydesk bench --chunks 10000
+	$(BIN)/python -m benchmarks --chunks 10000
 
 eval: install
 	$(BIN)/replydesk eval ../shared/eval/dev_scenarios.jsonl --out data/eval/dev_results.jsonl

@@ -222,11 +222,12 @@ def kb_check(shop: Annotated[str | None, typer.Option("--shop")] = None) -> None
 @app.command()
 def draft(message: str, order: Annotated[str, typer.Option("--order", help="Order id")],
           context: Annotated[Path | None, typer.Option(help="JSON file: [{role, text}]")] = None,
-          shop: Shop = "demo") -> None:
-    """Draft a reply and print the draft result as JSON (not stored)."""
+          shop: Shop = "demo",
+          store: bool = typer.Option(False, "--store", help="Store it as pending for review, as the API does")) -> None:
+    """Draft a reply and print the draft result as JSON (not stored unless --store)."""
     from pydantic import ValidationError
 
-    from drafter.pipeline import draft as run
+    from drafter.create import create_draft
     from drafter.request import DraftRequest
 
     ctx = []
@@ -241,8 +242,9 @@ def draft(message: str, order: Annotated[str, typer.Option("--order", help="Orde
         _fail(str(exc.errors()[0]["msg"]), 2)
     with _container() as c:
         c.shops.get(shop)
-        res = run(req, shop, c.draft_services())
-        typer.echo(res.model_dump_json(indent=2))
+        created = create_draft(req, shop, c.draft_services(), c.review if store else None, author=None,
+                               default_composer=c.settings.composer)
+        typer.echo((created.item or created.result).model_dump_json(indent=2))
 
 
 @app.command("eval")
@@ -263,16 +265,14 @@ def eval_cmd(scenarios: Path, out: Annotated[Path, typer.Option("--out")],
         items = [s for _, s in read_scenarios(scenarios)]
     except ReplydeskError as exc:
         _fail(exc.message, 1)
-    factory = _eval_retriever if retrieval else None
     out.parent.mkdir(parents=True, exist_ok=True)
     llm_stats: list[Any] = []
     with out.open("w", encoding="utf-8") as fh, tqdm(total=len(items), desc="eval", file=sys.stderr) as bar:
         def write(line: dict[str, Any]) -> None:
             fh.write(json.dumps(line, ensure_ascii=False) + "\n")
 
-        summary = run_eval(items, write,
-                           retriever_factory=factory, progress=bar.update, composer=composer, prompt=prompt,
-                           llm=llm, on_result=lambda _sc, r: llm_stats.append(r))
+        summary = run_eval(items, write, retrieval=retrieval, progress=bar.update, composer=composer,
+                           prompt=prompt, llm=llm, on_result=lambda _sc, r: llm_stats.append(r))
     d = summary.as_dict()
     typer.echo(f"drafted {d['drafted']}/{d['total']}; must {d['must_ok']}/{d['must_total']} "
                f"({d['must_share']:.0%}); must_not violations: {len(d['violations'])}; errors: {len(d['errors'])}")
@@ -290,43 +290,6 @@ def eval_cmd(scenarios: Path, out: Annotated[Path, typer.Option("--out")],
         raise typer.Exit(1)
     if strict and d["violations"]:
         raise typer.Exit(2)
-
-
-def _eval_retriever(engine: Any, knowledge: Any, data_dir: Path) -> Any:
-    from knowledge.embeddings import E5Embedder
-    from knowledge.index import VectorIndex
-    from knowledge.retrieve import Retriever
-    from knowledge.service import KnowledgeService
-
-    embedder = E5Embedder()
-    index = VectorIndex(path=data_dir / "chroma", embedder=embedder)
-    r = Retriever(knowledge, index, embedder)
-    r.service = KnowledgeService(knowledge, index)  # type: ignore[attr-defined]
-    return r
-
-
-@app.command()
-def bench(chunks: int = 10_000, messages: int = 300, composer: str = "template",
-          as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Seed N chunks, draft a few hundred varied messages in-process, print p50/p99 per draft and step."""
-    if composer == "llm":
-        from benchmarks.llm_bench import run_llm_bench
-
-        settings = Settings()
-        if not settings.llm_base_url or not settings.llm_model:
-            _fail("set REPLYDESK_LLM_BASE_URL and REPLYDESK_LLM_MODEL (e.g. make llm-local)", 2)
-        res = run_llm_bench(settings)
-        typer.echo(json.dumps(res, ensure_ascii=False) if as_json else json.dumps(res, ensure_ascii=False, indent=2))
-        return
-    if composer != "template":
-        _fail(f"composer must be template or llm, not {composer!r}", 2)
-    from benchmarks.drafts import run_bench
-
-    res = run_bench(chunks=chunks, messages=messages, progress=not as_json)
-    if as_json:
-        typer.echo(json.dumps(res, ensure_ascii=False))
-    else:
-        typer.echo(json.dumps(res, ensure_ascii=False, indent=2))
 
 
 def _llm() -> Any:
@@ -364,7 +327,7 @@ def prompts_compare(a: str, b: str, scenarios: Annotated[Path | None, typer.Argu
             items += scenarios_from_log(c.feedback.events(shop), c.shops.get(shop).settings.model_dump(mode="json"))
     if not items:
         _fail("no scenarios: give a scenario file and/or --from-log", 2)
-    rows = compare([a, b], items, llm=_llm(), retriever_factory=_eval_retriever if retrieval else None)
+    rows = compare([a, b], items, llm=_llm(), retrieval=retrieval)
     typer.echo(json.dumps(rows, ensure_ascii=False) if as_json else table(rows))
 
 

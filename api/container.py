@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
+from sqlalchemy.engine import Engine
+
+from api.keys import KeyStore
 from core.clock import Clock, SystemClock
 from core.db import make_engine, migrate
 from core.settings import Settings
@@ -18,6 +21,11 @@ from knowledge.order_store import SqlOrderStore
 from knowledge.shops import ShopStore
 from knowledge.store import KnowledgeStore
 
+if TYPE_CHECKING:  # the index stack (Chroma, the model) and the LLM client load only when built
+    from drafter.llm import LLMClient
+    from knowledge.retrieve import Retriever
+    from knowledge.service import KnowledgeService
+
 log = logging.getLogger("replydesk")
 
 
@@ -25,24 +33,23 @@ log = logging.getLogger("replydesk")
 class Container:
     settings: Settings
     clock: Clock
-    engine: Any
+    engine: Engine
     shops: ShopStore
     knowledge: KnowledgeStore
-    orders: Any
+    orders: SqlOrderStore
     drafts: DraftStore
-    keys: Any
+    keys: KeyStore
     review: Review
     feedback: FeedbackLog
-    service: Any = None      # knowledge writes that keep the index in step
-    retriever: Any = None
+    service: KnowledgeService | None = None  # knowledge writes that keep the index in step (None: no index)
+    retriever: Retriever | None = None
+    llm: LLMClient | None = None  # built on first use: see llm_client()
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
         max_workers=8, thread_name_prefix="order-source"))
 
     @classmethod
-    def build(cls, settings: Settings, *, clock: Clock | None = None, orders: Any = None,
+    def build(cls, settings: Settings, *, clock: Clock | None = None, orders: SqlOrderStore | None = None,
               with_index: bool = True, run_migrations: bool = True) -> Container:
-        from api.keys import KeyStore
-
         clock = clock or SystemClock()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.resolved_database_url)
@@ -54,12 +61,12 @@ class Container:
                 drafts=DraftStore(engine, clock), keys=KeyStore(engine, clock), review=Review(engine, clock),
                 feedback=FeedbackLog(engine))
         if with_index:
-            c.service, c.retriever = build_index(settings, knowledge)
+            from knowledge.wiring import build_knowledge
+
+            c.service, c.retriever = build_knowledge(settings, knowledge)
         return c
 
-    llm: Any = None
-
-    def llm_client(self) -> Any:
+    def llm_client(self) -> LLMClient | None:
         """The LLM client, built on first use (None when no model is configured)."""
         if self.llm is None and self.settings.llm_base_url and self.settings.llm_model:
             from drafter.llm import LLMClient
@@ -77,20 +84,3 @@ class Container:
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.engine.dispose()
-
-
-def build_index(settings: Settings, knowledge: KnowledgeStore) -> tuple[Any, Any]:
-    """The Chroma index (embedded, or a server when ``CHROMA_URL`` is set) and the hybrid retriever."""
-    from knowledge.embeddings import E5Embedder
-    from knowledge.index import VectorIndex
-    from knowledge.retrieve import Retriever
-    from knowledge.service import KnowledgeService
-
-    embedder = E5Embedder()
-    if settings.chroma_url:
-        index = VectorIndex(url=settings.chroma_url, embedder=embedder)
-    else:
-        index = VectorIndex(path=settings.chroma_path, embedder=embedder)
-    retriever = Retriever(knowledge, index, embedder)
-    service = KnowledgeService(knowledge, index)
-    return service, retriever

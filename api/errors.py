@@ -23,6 +23,14 @@ _STATUS = [(NotFound, 404, "not_found"), (InvalidInput, 422, "invalid_input"), (
            (Unavailable, 503, "unavailable")]
 
 
+def status_and_code(exc: ReplydeskError) -> tuple[int, str]:
+    """The HTTP status and the stable ``code`` of a domain error: JSON bodies and SSE ``error`` events share them."""
+    for cls, status, code in _STATUS:
+        if isinstance(exc, cls):
+            return status, code
+    return 400, "bad_request"
+
+
 def error_body(request: Request, status: int, code: str, message: str, field: str | None = None,
                **extra: Any) -> JSONResponse:
     rid = getattr(request.state, "request_id", None)
@@ -38,10 +46,8 @@ def _loc(loc: tuple[Any, ...]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ReplydeskError)
     async def _domain(request: Request, exc: ReplydeskError) -> JSONResponse:
-        for cls, status, code in _STATUS:
-            if isinstance(exc, cls):
-                return error_body(request, status, code, exc.message, exc.field)
-        return error_body(request, 400, "bad_request", exc.message, exc.field)
+        status, code = status_and_code(exc)
+        return error_body(request, status, code, exc.message, exc.field)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

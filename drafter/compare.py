@@ -11,7 +11,7 @@ from drafter.result import DraftResult
 
 
 def compare(prompts: list[str], scenarios: list[dict[str, Any]], *, llm: Any,
-            retriever_factory: Any = None) -> list[dict[str, Any]]:
+            retrieval: bool = True) -> list[dict[str, Any]]:
     rows = []
     for ref in prompts:
         results: list[DraftResult] = []
@@ -20,7 +20,7 @@ def compare(prompts: list[str], scenarios: list[dict[str, Any]], *, llm: Any,
             out.append(r)
 
         summary = run_eval(scenarios, lambda _line: None, composer="llm", prompt=ref, llm=llm,
-                           retriever_factory=retriever_factory, on_result=keep)
+                           retrieval=retrieval, on_result=keep)
         rows.append(row(ref, results, summary.as_dict()))
     return rows
 

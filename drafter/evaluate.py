@@ -1,14 +1,18 @@
 """``replydesk eval``: replay scenario files through the pipeline, each in isolation.
 
-Every scenario gets its own shop (settings, policies, notices), its own order or order error and
-its own clock, inside one throwaway data directory; nothing leaks from one scenario to the next.
+Every scenario drafts with its own shop (settings, policies, notices), its own order or order
+error and its own clock, inside one throwaway data directory. Shops are cached by content within
+a run: scenarios whose shop is the same (the usual case: hundreds of messages against one shop,
+or logged cases replayed by the prompt lab) share one shop id, written and embedded once. A shop
+is read-only once loaded and the drafter's only state per shop is derived from its content, so
+sharing it leaks nothing from one scenario to the next; the clock and the order stay per scenario.
 The scenario's ``expect`` is read only by the scorer (``drafter.scoring``), never by the drafter.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,13 +23,18 @@ from typing import Any
 from core.clock import FixedClock
 from core.db import make_engine, migrate
 from core.errors import InvalidInput
+from core.settings import Settings
 from drafter.pipeline import DraftServices, draft
 from drafter.request import DraftRequest
 from drafter.result import DraftResult
+from knowledge.embeddings import Embedder
 from knowledge.orders import OrderFacts
+from knowledge.retrieve import Retriever
+from knowledge.service import KnowledgeService
 from knowledge.shop_settings import ShopSettings
 from knowledge.shops import ShopStore
 from knowledge.store import KnowledgeStore
+from knowledge.wiring import build_knowledge
 
 RESULT_KEYS = ("id", "text", "intent", "needs_human", "citations", "commitments", "actions", "guard",
                "timings_ms")
@@ -69,7 +78,7 @@ def read_scenarios(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 class ScenarioRunner:
     """Holds one throwaway database (and index) for a whole eval run."""
 
-    def __init__(self, data_dir: Path, *, retriever_factory: Callable[..., Any] | None = None,
+    def __init__(self, data_dir: Path, *, retrieval: bool = True, embedder: Embedder | None = None,
                  composer: str = "template", prompt: str | None = None, llm: Any = None) -> None:
         self.composer, self.prompt, self.llm = composer, prompt, llm
         self.engine = make_engine(f"sqlite:///{data_dir / 'eval.db'}")
@@ -77,27 +86,38 @@ class ScenarioRunner:
         self.clock = FixedClock(datetime.fromisoformat("2026-01-01T00:00:00+08:00"))
         self.shops = ShopStore(self.engine, self.clock)
         self.knowledge = KnowledgeStore(self.engine, self.clock)
-        self.retriever = retriever_factory(self.engine, self.knowledge, data_dir) if retriever_factory else None
-        self._seq = 0
+        self.service: KnowledgeService | None = None
+        self.retriever: Retriever | None = None
+        if retrieval:
+            # Embedded Chroma in the throwaway directory whatever the environment says: eval shops
+            # must never land in a shared index.
+            self.service, self.retriever = build_knowledge(Settings(data_dir=data_dir, chroma_url=None),
+                                                           self.knowledge, embedder)
+        self._loaded: set[str] = set()
 
     def load_shop(self, sc: dict[str, Any]) -> str:
-        self._seq += 1
-        shop_id = f"eval-{self._seq:04d}-" + re.sub(r"[^A-Za-z0-9._-]", "_", str(sc["id"]))[:40]
+        """The id of the scenario's shop, written (and embedded) the first time its content is seen."""
         shop = sc.get("shop") or {}
         settings = ShopSettings.model_validate(shop.get("settings") or {})
-        self.shops.ensure(shop_id, name=str(sc["id"]), settings=settings)
-        writer = getattr(self.retriever, "service", None)
-        for pol in shop.get("policies") or []:
-            self._put(writer, shop_id, pol["id"], kind=pol.get("kind", "policy"),
-                      title=pol.get("title") or pol["id"], text=pol["text"])
-        for n in shop.get("notices") or []:
-            self._put(writer, shop_id, n["id"], kind="notice", title=n.get("title") or n["id"], text=n["text"],
+        policies, notices = shop.get("policies") or [], shop.get("notices") or []
+        content = json.dumps({"settings": settings.model_dump(mode="json"), "policies": policies,
+                              "notices": notices}, sort_keys=True, ensure_ascii=False, default=str)
+        shop_id = "eval-" + hashlib.sha256(content.encode()).hexdigest()[:16]
+        if shop_id in self._loaded:
+            return shop_id
+        self.shops.ensure(shop_id, name=shop_id, settings=settings)
+        for pol in policies:
+            self._put(shop_id, pol["id"], kind=pol.get("kind", "policy"), title=pol.get("title") or pol["id"],
+                      text=pol["text"])
+        for n in notices:
+            self._put(shop_id, n["id"], kind="notice", title=n.get("title") or n["id"], text=n["text"],
                       valid_from=_dt(n.get("valid_from")), valid_to=_dt(n.get("valid_to")))
+        self._loaded.add(shop_id)  # only once every document is in: a failed load is retried, and fails again
         return shop_id
 
-    def _put(self, writer: Any, shop_id: str, doc_id: str, **kw: Any) -> None:
-        if writer is not None:
-            writer.upsert(shop_id, doc_id, **kw)
+    def _put(self, shop_id: str, doc_id: str, **kw: Any) -> None:
+        if self.service is not None:
+            self.service.upsert(shop_id, doc_id, **kw)
         else:
             self.knowledge.upsert(shop_id, doc_id, **kw)
 
@@ -144,8 +164,8 @@ def result_line(scenario_id: str, r: DraftResult) -> dict[str, Any]:
 
 
 def run_eval(scenarios: Iterable[dict[str, Any]], out_lines: Callable[[dict[str, Any]], None], *,
-             data_dir: Path | None = None, score: bool = True,
-             retriever_factory: Callable[..., Any] | None = None,
+             data_dir: Path | None = None, score: bool = True, retrieval: bool = True,
+             embedder: Embedder | None = None,
              progress: Callable[[int], None] | None = None, composer: str = "template",
              prompt: str | None = None, llm: Any = None,
              on_result: Callable[[dict[str, Any], DraftResult], None] | None = None) -> EvalSummary:
@@ -154,7 +174,7 @@ def run_eval(scenarios: Iterable[dict[str, Any]], out_lines: Callable[[dict[str,
 
     summary = EvalSummary()
     with tempfile.TemporaryDirectory(prefix="replydesk-eval-") as tmp:
-        runner = ScenarioRunner(Path(data_dir or tmp), retriever_factory=retriever_factory, composer=composer,
+        runner = ScenarioRunner(Path(data_dir or tmp), retrieval=retrieval, embedder=embedder, composer=composer,
                                 prompt=prompt, llm=llm)
         for sc in scenarios:
             summary.total += 1

@@ -1,8 +1,8 @@
 """One draft: intent → live facts → situation → retrieval → compose → guard → result.
 
 Services come in through ``DraftServices`` (order source, knowledge, retriever, clock), so the
-same pipeline runs in the API, in ``replydesk eval`` (one isolated shop per scenario) and in the
-benchmark. The clock is always injected.
+same pipeline runs in the API, in ``replydesk eval`` (each scenario with its own shop, order and
+clock) and in the benchmark. The clock is always injected.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.clock import Clock
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput
 from drafter.compose import compose, fallback_text
 from drafter.guard import GuardReport
 from drafter.guard import check as guard_check
@@ -93,8 +93,6 @@ def gather_facts(orders: OrderSource, executor: ThreadPoolExecutor, shop_id: str
         return None, "timeout"
     except OrderNotFound:
         return None, "not_found"
-    except NotFound:
-        return None, "not_found"
     except Exception as exc:  # the source is outside our control; say less, do not fail the draft
         log.warning("order source failed for %s: %s", order_id, exc)
         return None, "unavailable"
@@ -114,9 +112,9 @@ def run(request: DraftRequest, shop_id: str, services: DraftServices, *,
         on_token: Callable[[str], None] | None = None) -> tuple[DraftResult, Situation]:
     """The draft and the situation it was checked against (kept to re-check an agent's edit).
 
-    With ``composer="llm"`` the template draft is made first anyway (it is the instant preview
-    ``on_template`` receives, and the fallback); the model's text replaces it only if it passes
-    the guard, at most after one repair.
+    The template draft is always made first: ``on_template`` receives it at once (with the
+    template composer it is the result). With ``composer="llm"`` it is also the fallback; the
+    model's text replaces it only if it passes the guard, at most after one repair.
     """
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
@@ -192,10 +190,10 @@ def run(request: DraftRequest, shop_id: str, services: DraftServices, *,
             timings_ms=dict(timings), usage=usage)
 
     template_result = result(text, report, "template", None, comp.prompt)
-    if composer != "llm":
-        return template_result, situation
     if on_template is not None:
         on_template(template_result)
+    if composer != "llm":
+        return template_result, situation
     if services.llm is None:
         raise InvalidInput("this server has no LLM configured; use composer 'template'", field="composer")
     from drafter.llm_compose import compose_with_llm

@@ -149,7 +149,7 @@ def parse_file(path: Path, tz: ZoneInfo) -> ParsedDoc:
                     [str(t) for t in tags], bounds["valid_from"], bounds["valid_to"],
                     lines.get("id", first))
     try:
-        validate_doc_fields(doc.id, doc.kind, doc.title, doc.text, doc.valid_from, doc.valid_to)
+        validate_doc_fields(doc.id, doc.kind, doc.title, doc.text, doc.valid_from, doc.valid_to, doc.tags)
     except InvalidInput as e:
         body_line = first + len(front.splitlines()) + 1
         line = lines.get(e.field or "", body_line if e.field == "text" else first)

@@ -137,14 +137,6 @@ class VectorIndex:
         self._collection: Any = None
         self._lock = threading.RLock()
 
-    @classmethod
-    def from_settings(cls, settings: Any, embedder: Embedder | None = None,
-                      collection: str = DEFAULT_COLLECTION) -> VectorIndex:
-        """From ``core.settings.Settings``: the Chroma server when ``chroma_url`` is set, else embedded."""
-        if settings.chroma_url:
-            return cls(embedder, url=settings.chroma_url, collection=collection)
-        return cls(embedder, path=settings.chroma_path, collection=collection)
-
     @property
     def model_id(self) -> str:
         return self.embedder.model_id

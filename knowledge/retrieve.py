@@ -19,12 +19,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 from pydantic import BaseModel
 
 from knowledge.chunking import chunk_doc
 from knowledge.embeddings import Embedder
 from knowledge.errors import IndexUnavailable
-from knowledge.index import ShopDrift, VectorIndex
+from knowledge.index import VectorHit, VectorIndex
 from knowledge.lexical import LexicalDoc, LexicalIndex
 from knowledge.store import KnowledgeDoc, KnowledgeStore
 
@@ -93,7 +94,7 @@ class Retriever:
             if state is not None and state.counter == counter:
                 return state
             # Counter first, then the documents: a write in between only causes one more rebuild.
-            docs = {d.id: d for d in self.store.list(shop_id)}
+            docs = {d.id: d for d in self._documents(shop_id)}
             chunks = [c for d in docs.values() for c in chunk_doc(d)]
             lexical = LexicalIndex.build(
                 LexicalDoc(c.id, c.doc_id, c.search_text) for c in chunks)
@@ -101,11 +102,14 @@ class Retriever:
             self._states[shop_id] = state
             return state
 
-    def sync(self, shop_id: str) -> ShopDrift:
-        """Bring the shop's chunks in Chroma in line with SQL (only the documents that differ)."""
-        report = self.index.sync_shop(shop_id, self.store.list(shop_id))
-        self._verified.add(shop_id)
-        return report
+    def _documents(self, shop_id: str) -> list[KnowledgeDoc]:
+        """What may be retrieved: the shop's current documents in SQL."""
+        return self.store.list(shop_id)
+
+    def with_unsaved(self, doc: KnowledgeDoc) -> Retriever:
+        """This retriever as if ``doc`` were saved (for a preview): it is ranked among the saved items,
+        and the saved revision of the same id is left out. Nothing is written to SQL or Chroma."""
+        return _WithUnsaved(self, doc)
 
     def _ensure_indexed(self, shop_id: str) -> None:
         # Once per shop and process: repairs an index that was dropped (model change) or lost
@@ -179,7 +183,7 @@ class Retriever:
         """(chunk id, cosine similarity) of current, allowed chunks, nearest first."""
         self._ensure_indexed(shop_id)
         try:
-            hits = self.index.query(shop_id, self.embedder.embed_query(query), self.candidates, kinds)
+            hits = self._nearest(shop_id, self.embedder.embed_query(query), kinds)
         except IndexUnavailable as e:
             # Still answer from BM25 over SQL: a draft without vector recall beats no draft.
             log.warning("vector index unavailable, lexical retrieval only: %s", e)
@@ -190,3 +194,37 @@ class Retriever:
             if h.chunk_id in state.chunk_text and allowed(h.doc_id):
                 out.append((h.chunk_id, h.similarity))
         return out
+
+    def _nearest(self, shop_id: str, query_embedding: np.ndarray, kinds: Sequence[str] | None) -> list[VectorHit]:
+        return self.index.query(shop_id, query_embedding, self.candidates, kinds)
+
+
+class _WithUnsaved(Retriever):
+    """A throwaway retriever for one preview: ``doc``'s chunks are embedded here and ranked with the index's."""
+
+    def __init__(self, base: Retriever, doc: KnowledgeDoc) -> None:
+        super().__init__(base.store, base.index, base.embedder, candidates=base.candidates, rrf_k=base.rrf_k,
+                         repair_limit=base.repair_limit)
+        self.view = base.store.with_unsaved(doc)
+        self.doc = doc
+        self.chunks = chunk_doc(doc)
+        self.vectors = base.embedder.embed_passages([c.search_text for c in self.chunks])
+
+    def _documents(self, shop_id: str) -> list[KnowledgeDoc]:
+        return self.view.list(shop_id)
+
+    def _ensure_indexed(self, shop_id: str) -> None:
+        return  # repairing the shared index is the saved retriever's business, not a preview's
+
+    def _nearest(self, shop_id: str, query_embedding: np.ndarray, kinds: Sequence[str] | None) -> list[VectorHit]:
+        n = self.candidates
+        if shop_id != self.doc.shop_id:
+            return super()._nearest(shop_id, query_embedding, kinds)
+        # Twice as many from the index, since the saved revision of ``doc`` may take some places.
+        hits = [h for h in self.index.query(shop_id, query_embedding, 2 * n, kinds) if h.doc_id != self.doc.id]
+        if not kinds or self.doc.kind in kinds:
+            # e5 vectors are L2-normalised: cosine similarity is the dot product (Chroma: distance = 1 - cos).
+            sims = self.vectors @ np.asarray(query_embedding, dtype=np.float32).reshape(-1)
+            hits += [VectorHit(c.id, c.doc_id, c.kind, c.revision, c.n, c.title, c.text, 1.0 - float(s))
+                     for c, s in zip(self.chunks, sims, strict=True)]
+        return sorted(hits, key=lambda h: h.distance)[:n]

@@ -1,4 +1,4 @@
-"""Knowledge writes that keep the vector index in step with SQL.
+"""The knowledge base's use cases: curation rules, and writes that keep the vector index in step with SQL.
 
 Order matters: SQL commits first, because SQL is the truth; the Chroma update follows. If the
 index cannot be updated (server down, disk full), the write still stands: the failure is
@@ -14,17 +14,60 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from core.errors import Conflict, InvalidInput
+from knowledge.errors import KnowledgeNotFound
 from knowledge.index import Progress, ShopDrift, VectorIndex
 from knowledge.shops import ShopStore
-from knowledge.store import KnowledgeDoc, KnowledgeStore
+from knowledge.store import KnowledgeDoc, KnowledgeStore, validate_doc_fields
 
 log = logging.getLogger(__name__)
+
+
+# Ids that would collide with the API's fixed routes (GET /v1/knowledge/search, POST …/preview).
+RESERVED_IDS = frozenset({"search", "preview"})
 
 
 class KnowledgeService:
     def __init__(self, store: KnowledgeStore, index: VectorIndex) -> None:
         self.store = store
         self.index = index
+
+    # -- the curation use cases (API, CLI) ----------------------------------------------------
+    def create(self, shop_id: str, doc_id: str, *, kind: str, title: str, text: str,
+               tags: Iterable[str] = (), valid_from: datetime | None = None,
+               valid_to: datetime | None = None, author: str | None = None) -> KnowledgeDoc:
+        """A new item (revision 1). An id that exists, even deleted, is a Conflict: edit or restore it."""
+        if doc_id.lower() in RESERVED_IDS:
+            raise InvalidInput(f"the id {doc_id!r} is reserved", field="id")
+        tags = [str(t) for t in tags]
+        validate_doc_fields(doc_id, kind, title, text, valid_from, valid_to, tags)
+        try:
+            old = self.store.get(shop_id, doc_id)
+        except KnowledgeNotFound:
+            old = None
+        if old is not None:
+            state = "deleted; restore it" if old.deleted else "edit it with PUT"
+            raise Conflict(f"knowledge item {doc_id!r} already exists ({state} or choose another id)", field="id")
+        doc, _ = self.upsert(shop_id, doc_id, kind=kind, title=title, text=text, tags=tags,
+                             valid_from=valid_from, valid_to=valid_to, author=author)
+        return doc
+
+    def edit(self, shop_id: str, doc_id: str, *, title: str, text: str, kind: str | None = None,
+             tags: Iterable[str] = (), valid_from: datetime | None = None, valid_to: datetime | None = None,
+             base_revision: int | None = None, author: str | None = None) -> tuple[KnowledgeDoc, bool]:
+        """Save an edit of a live item as a new revision; (doc, changed).
+
+        ``kind`` defaults to the item's own. ``base_revision`` is the revision the editor started
+        from: if someone saved since, the edit is a Conflict rather than a silent overwrite.
+        """
+        current = self.store.get(shop_id, doc_id)
+        if current.deleted:
+            raise Conflict(f"knowledge item {doc_id!r} is deleted: restore a revision first", field="id")
+        if base_revision is not None and base_revision != current.revision:
+            raise Conflict(f"knowledge item {doc_id!r} was changed since revision {base_revision} "
+                           f"(now revision {current.revision}): reload it and edit again", field="base_revision")
+        return self.upsert(shop_id, doc_id, kind=kind or current.kind, title=title, text=text, tags=tags,
+                           valid_from=valid_from, valid_to=valid_to, author=author)
 
     # -- writes -----------------------------------------------------------------------------
     def upsert(self, shop_id: str, doc_id: str, *, kind: str, title: str, text: str,
@@ -37,16 +80,24 @@ class KnowledgeService:
             self.index_docs([doc])
         return doc, changed
 
-    def delete(self, shop_id: str, doc_id: str, author: str | None = None) -> KnowledgeDoc:
+    def delete(self, shop_id: str, doc_id: str, author: str | None = None) -> tuple[KnowledgeDoc, bool]:
+        """Delete as a tombstone revision (restorable); (tombstone, changed). Deleting twice changes nothing."""
+        before = self.store.get(shop_id, doc_id)
+        if before.deleted:
+            return before, False
         tomb = self.store.delete(shop_id, doc_id, author=author)
         self.index_docs([tomb])
-        return tomb
+        return tomb, True
 
-    def restore(self, shop_id: str, doc_id: str, revision: int, author: str | None = None) -> KnowledgeDoc:
-        """Make an old revision current again (as a new revision)."""
+    def restore(self, shop_id: str, doc_id: str, revision: int,
+                author: str | None = None) -> tuple[KnowledgeDoc, bool]:
+        """Make an old revision current again (as a new revision; also undeletes); (doc, changed)."""
+        before = self.store.get(shop_id, doc_id)
         doc = self.store.restore(shop_id, doc_id, revision, author=author)
-        self.index_docs([doc])
-        return doc
+        changed = doc.revision != before.revision
+        if changed:
+            self.index_docs([doc])
+        return doc, changed
 
     def index_docs(self, docs: Iterable[KnowledgeDoc]) -> bool:
         """Mirror committed documents into the index; False (and logged) if the index failed."""
@@ -70,13 +121,6 @@ class KnowledgeService:
             return self.index.rebuild(self.store.list(shop_id), shop_id=shop_id, progress=progress)
         docs = [d for s in self.shop_ids() for d in self.store.list(s)]
         return self.index.rebuild(docs, progress=progress)
-
-    def ensure_index(self) -> bool:
-        """At start-up: rebuild everything if the index was made by another model. True if it did."""
-        if self.index.open().needs_reindex:
-            self.reindex()
-            return True
-        return False
 
     def check(self, shop_id: str | None = None) -> dict[str, Any]:
         """Drift between SQL and the index, per shop (``ok`` is False if anything differs).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,9 @@ from knowledge.errors import KnowledgeNotFound, ShopNotFound
 
 KINDS = ("policy", "notice", "style")
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+MAX_TITLE, MAX_TEXT = 200, 20_000
+MAX_TAG, MAX_TAGS = 50, 30
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -61,23 +65,46 @@ def _doc(row: sa.Row) -> KnowledgeDoc:
         author=row.author)
 
 
-def validate_doc_fields(doc_id: str, kind: str, title: str, text: str,
-                        valid_from: datetime | None, valid_to: datetime | None) -> None:
-    import re
+def printable(v: str) -> str:
+    """``v`` unchanged, or ValueError if it holds a control character other than tab and newline.
 
+    PostgreSQL cannot store NUL, and no rule needs the others.
+    """
+    if _CONTROL.search(v):
+        raise ValueError("control characters (other than tab and newline) are not allowed")
+    return v
+
+
+def validate_window(kind: str, valid_from: datetime | None, valid_to: datetime | None) -> None:
+    """A validity window belongs to notices only, needs UTC offsets, and must not be empty."""
+    for name, v in (("valid_from", valid_from), ("valid_to", valid_to)):
+        if v is None:
+            continue
+        if kind != "notice":
+            raise InvalidInput(f"{name} is only for notices (this item is a {kind})", field=name)
+        if v.tzinfo is None:
+            raise InvalidInput(f"{name} needs a UTC offset (e.g. +08:00)", field=name)
+    if valid_from and valid_to and valid_to <= valid_from:
+        raise InvalidInput("valid_to must be after valid_from", field="valid_to")
+
+
+def validate_doc_fields(doc_id: str, kind: str, title: str, text: str, valid_from: datetime | None,
+                        valid_to: datetime | None, tags: Iterable[str] = ()) -> None:
+    """Every rule a knowledge document's fields obey, wherever it is written from (API, import, eval)."""
     if not re.match(ID_PATTERN, doc_id or ""):
         raise InvalidInput("id must be 1-100 characters of letters, digits, '.', '_' or '-'", field="id")
     if kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", field="kind")
-    if not title.strip() or len(title) > 200:
-        raise InvalidInput("title must be 1-200 characters", field="title")
-    if not text.strip() or len(text) > 100_000:
-        raise InvalidInput("text must be 1-100000 characters", field="text")
-    for name, v in (("valid_from", valid_from), ("valid_to", valid_to)):
-        if v is not None and v.tzinfo is None:
-            raise InvalidInput(f"{name} needs a UTC offset (e.g. +08:00)", field=name)
-    if valid_from and valid_to and valid_to < valid_from:
-        raise InvalidInput("valid_to is before valid_from", field="valid_to")
+    for name, value, limit in (("title", title, MAX_TITLE), ("text", text, MAX_TEXT)):
+        if not value.strip() or len(value) > limit:
+            raise InvalidInput(f"{name} must be 1-{limit} characters", field=name)
+        if _CONTROL.search(value):
+            raise InvalidInput(f"{name}: control characters (other than tab and newline) are not allowed",
+                               field=name)
+    tag_list = [str(t) for t in tags]
+    if len(tag_list) > MAX_TAGS or any(not t.strip() or len(t) > MAX_TAG or _CONTROL.search(t) for t in tag_list):
+        raise InvalidInput(f"tags: at most {MAX_TAGS}, each 1-{MAX_TAG} printable characters", field="tags")
+    validate_window(kind, valid_from, valid_to)
 
 
 class KnowledgeStore:
@@ -91,17 +118,17 @@ class KnowledgeStore:
                valid_to: datetime | None = None, author: str | None = None,
                conn: Connection | None = None) -> tuple[KnowledgeDoc, bool]:
         """Create or edit; returns (doc, changed). Unchanged content makes no new revision."""
-        validate_doc_fields(doc_id, kind, title, text, valid_from, valid_to)
+        tag_list = [str(t) for t in tags]
+        validate_doc_fields(doc_id, kind, title, text, valid_from, valid_to, tag_list)
         if conn is None:
             with self.engine.begin() as c:
-                return self.upsert(shop_id, doc_id, kind=kind, title=title, text=text, tags=tags,
+                return self.upsert(shop_id, doc_id, kind=kind, title=title, text=text, tags=tag_list,
                                    valid_from=valid_from, valid_to=valid_to, author=author, conn=c)
         self._require_shop(conn, shop_id)
         now = self.clock.now()
-        tags = [str(t) for t in tags]
         item = conn.execute(sa.select(knowledge_items).where(
             knowledge_items.c.shop_id == shop_id, knowledge_items.c.id == doc_id)).first()
-        new = KnowledgeDoc(shop_id, doc_id, kind, 1, title, text, tags, utc(valid_from), utc(valid_to),
+        new = KnowledgeDoc(shop_id, doc_id, kind, 1, title, text, tag_list, utc(valid_from), utc(valid_to),
                            False, now, author)
         if item is None:
             conn.execute(knowledge_items.insert().values(
@@ -112,7 +139,7 @@ class KnowledgeStore:
             if not item.deleted and current.content_key() == new.content_key():
                 return current, False
             rev = item.current_revision + 1
-            new = KnowledgeDoc(shop_id, doc_id, kind, rev, title, text, tags, utc(valid_from),
+            new = KnowledgeDoc(shop_id, doc_id, kind, rev, title, text, tag_list, utc(valid_from),
                                utc(valid_to), False, now, author)
             conn.execute(knowledge_items.update().where(
                 knowledge_items.c.shop_id == shop_id, knowledge_items.c.id == doc_id).values(
@@ -183,6 +210,19 @@ class KnowledgeStore:
             v = conn.execute(sa.select(shops.c.knowledge_counter).where(shops.c.id == shop_id)).scalar()
         return int(v or 0)
 
+    def unsaved(self, shop_id: str, doc_id: str, *, kind: str, title: str, text: str, tags: Iterable[str] = (),
+                valid_from: datetime | None = None, valid_to: datetime | None = None,
+                author: str | None = None) -> KnowledgeDoc:
+        """An edit (or new item) held to the same rules as a save, as revision 0: for previews, never stored."""
+        tag_list = [str(t) for t in tags]
+        validate_doc_fields(doc_id, kind, title, text, valid_from, valid_to, tag_list)
+        return KnowledgeDoc(shop_id, doc_id, kind, 0, title, text, tag_list, utc(valid_from), utc(valid_to),
+                            False, self.clock.now(), author)
+
+    def with_unsaved(self, doc: KnowledgeDoc) -> UnsavedView:
+        """The shop's knowledge as if ``doc`` (e.g. an edit being previewed) were saved; reads only."""
+        return UnsavedView(self, doc)
+
     # -- helpers ----------------------------------------------------------------------------
     def _require_shop(self, conn: Connection, shop_id: str) -> None:
         if conn.execute(sa.select(shops.c.id).where(shops.c.id == shop_id)).first() is None:
@@ -212,3 +252,29 @@ class KnowledgeStore:
     def _bump(self, conn: Connection, shop_id: str) -> None:
         conn.execute(shops.update().where(shops.c.id == shop_id).values(
             knowledge_counter=shops.c.knowledge_counter + 1))
+
+
+class UnsavedView:
+    """Reads of a ``KnowledgeStore`` in which ``doc`` replaces (or joins) its shop's saved item.
+
+    For one preview: nothing is written, and ``doc`` keeps whatever revision it was given (0 for
+    an unsaved edit), so what a draft cites from it can be told apart from the saved item.
+    """
+
+    def __init__(self, store: KnowledgeStore, doc: KnowledgeDoc) -> None:
+        self.store, self.doc, self.clock = store, doc, store.clock
+
+    def list(self, shop_id: str, kind: str | None = None,
+             include_deleted: bool = False) -> builtins.list[KnowledgeDoc]:
+        docs = self.store.list(shop_id, include_deleted=include_deleted)
+        if shop_id == self.doc.shop_id:
+            docs = [d for d in docs if d.id != self.doc.id]
+            if include_deleted or not self.doc.deleted:
+                docs.append(self.doc)
+        return sorted((d for d in docs if kind is None or d.kind == kind), key=lambda d: d.id)
+
+    def active_notices(self, shop_id: str, at: datetime) -> builtins.list[KnowledgeDoc]:
+        return [d for d in self.list(shop_id, kind="notice") if d.active_at(at)]
+
+    def counter(self, shop_id: str) -> int:
+        return self.store.counter(shop_id)

@@ -14,12 +14,15 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ContainerDep, Principal
+from api.errors import status_and_code
 from api.idempotency import idempotent
+from api.metrics import Metrics
 from core.errors import ReplydeskError
+from drafter import create
 from drafter.drafts import DraftItem
 from drafter.guard import Violation
-from drafter.pipeline import run
 from drafter.request import MAX_MESSAGE, DraftRequest
+from drafter.result import DraftResult
 from drafter.review import RejectReason
 
 router = APIRouter(prefix="/v1/drafts", tags=["drafts"])
@@ -48,8 +51,14 @@ class DecisionOut(BaseModel):
     warnings: list[Violation] = []
 
 
-def _metrics(request: Request):  # type: ignore[no-untyped-def]
+def _metrics(request: Request) -> Metrics | None:
     return getattr(request.app.state, "metrics", None)
+
+
+def _observe(request: Request, result: DraftResult) -> None:
+    if (m := _metrics(request)) is not None:
+        m.observe_draft(result)
+        m.decisions.labels("draft_created").inc()
 
 
 @router.post("", status_code=201, response_model=DraftItem)
@@ -59,13 +68,11 @@ def create_draft(body: DraftRequest, key: Principal, c: ContainerDep, request: R
     An unknown order is not an error of the request: the draft says so honestly.
     """
     def act() -> DraftItem:
-        result, situation = run(body, key.shop_id, c.draft_services(),
-                                composer=body.composer or c.settings.composer, prompt=body.prompt)
-        item = c.review.create(key.shop_id, body, result, situation, key.id)
-        if (m := _metrics(request)) is not None:
-            m.observe_draft(result)
-            m.decisions.labels("draft_created").inc()
-        return item
+        created = create.create_draft(body, key.shop_id, c.draft_services(), c.review, author=key.id,
+                               default_composer=c.settings.composer)
+        _observe(request, created.result)
+        assert created.item is not None  # a review was given: the draft is stored
+        return created.item
 
     return idempotent(request, c, key.id, body, 201, act)  # type: ignore[no-any-return]
 
@@ -80,23 +87,21 @@ def stream_draft(body: DraftRequest, key: Principal, c: ContainerDep, request: R
     """
     c.shops.get(key.shop_id)
     events: queue.Queue[tuple[str, Any] | None] = queue.Queue()
-    composer = body.composer or ("llm" if c.llm_client() is not None else "template")
+    composer = "llm" if c.llm_client() is not None else "template"  # unless the request says
 
     def work() -> None:
         try:
-            result, situation = run(
-                body, key.shop_id, c.draft_services(), composer=composer, prompt=body.prompt,
+            created = create.create_draft(
+                body, key.shop_id, c.draft_services(), c.review, author=key.id, default_composer=composer,
                 on_template=lambda r: events.put(("template", r.model_dump(mode="json"))),
                 on_token=lambda t: events.put(("token", {"text": t})))
-            if composer == "template":
-                events.put(("template", result.model_dump(mode="json")))
-            item = c.review.create(key.shop_id, body, result, situation, key.id)
-            if (m := _metrics(request)) is not None:
-                m.observe_draft(result)
-                m.decisions.labels("draft_created").inc()
-            events.put(("final", item.model_dump(mode="json")))
+            _observe(request, created.result)
+            assert created.item is not None  # a review was given: the draft is stored
+            events.put(("final", created.item.model_dump(mode="json")))
         except ReplydeskError as exc:
-            events.put(("error", {"code": type(exc).__name__, "message": exc.message}))
+            # The same stable codes as the JSON error bodies (api/errors.py), e.g. "invalid_input".
+            _, code = status_and_code(exc)
+            events.put(("error", {"code": code, "message": exc.message, "field": exc.field}))
         except Exception:  # the stream must end with an event, never a dropped connection
             log.exception("stream draft failed")
             events.put(("error", {"code": "internal_error", "message": "something went wrong on our side"}))

@@ -7,34 +7,25 @@ so SQL (the truth) and the Chroma index stay in step. Another shop's items answe
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import re
 from datetime import datetime, tzinfo
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from fastapi import APIRouter, Path, Query
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from api.container import Container
 from api.deps import ContainerDep, ManagerKey, Principal
-from core.errors import Conflict, InvalidInput, Unavailable
-from drafter.pipeline import run
+from core.errors import Unavailable
+from drafter.preview import preview_draft
 from drafter.request import MAX_MESSAGE, MAX_TURNS, ContextTurn, DraftRequest
 from drafter.result import DraftResult
-from knowledge.chunking import chunk_doc
-from knowledge.errors import KnowledgeNotFound
-from knowledge.index import ShopDrift, VectorHit
 from knowledge.retrieve import Passage, Retriever
-from knowledge.store import ID_PATTERN, KnowledgeDoc
+from knowledge.service import KnowledgeService
+from knowledge.store import ID_PATTERN, MAX_TAG, MAX_TAGS, MAX_TEXT, MAX_TITLE, KnowledgeDoc, printable
 
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
-
-# Ids that would collide with the fixed routes below (GET /v1/knowledge/search, POST …/preview).
-RESERVED_IDS = frozenset({"search", "preview"})
-MAX_TITLE, MAX_TEXT = 200, 20_000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _item_id(v: str) -> str:
@@ -43,18 +34,14 @@ def _item_id(v: str) -> str:
     return v
 
 
-def _printable(v: str) -> str:
-    # NUL and other control characters: PostgreSQL cannot store NUL, and no rule needs them.
-    if _CONTROL.search(v):
-        raise ValueError("control characters (other than tab and newline) are not allowed")
-    return v
-
-
 Kind = Literal["policy", "notice", "style"]
 ItemId = Annotated[str, AfterValidator(_item_id)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), AfterValidator(_printable)]
-Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE), AfterValidator(_printable)]
-Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_printable)]
+# The schema states the limits of knowledge/store.py (one set, checked again by the service) so that
+# a bad body is a 422 naming the exact field, e.g. "tags.0".
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TAG),
+                AfterValidator(printable)]
+Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE), AfterValidator(printable)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(printable)]
 
 
 # -- bodies -----------------------------------------------------------------------------------------
@@ -63,7 +50,7 @@ class _Fields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: Title
     text: Text
-    tags: list[Tag] = Field(default_factory=list, max_length=30)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
     valid_from: AwareDatetime | None = Field(default=None, description="Notices only; with a UTC offset")
     valid_to: AwareDatetime | None = Field(default=None, description="Notices only; with a UTC offset")
 
@@ -213,16 +200,7 @@ def _notice_info(d: KnowledgeDoc, zone: tzinfo) -> NoticeInfo:
                       valid_to=_local(d.valid_to, zone))
 
 
-def _check_window(kind: str, f: _Fields) -> None:
-    if kind != "notice":
-        for name in ("valid_from", "valid_to"):
-            if getattr(f, name) is not None:
-                raise InvalidInput(f"{name} is only for notices (this item is a {kind})", field=name)
-    if f.valid_from and f.valid_to and f.valid_to <= f.valid_from:
-        raise InvalidInput("valid_to must be after valid_from", field="valid_to")
-
-
-def _service(c: Container) -> Any:
+def _service(c: Container) -> KnowledgeService:
     if c.service is None:
         raise Unavailable("the knowledge index is not running in this process")
     return c.service
@@ -231,7 +209,12 @@ def _service(c: Container) -> Any:
 def _retriever(c: Container) -> Retriever:
     if c.retriever is None:
         raise Unavailable("the knowledge index is not running in this process")
-    return c.retriever  # type: ignore[no-any-return]
+    return c.retriever
+
+
+def _fields(f: _Fields, author: str) -> dict[str, Any]:
+    return {"title": f.title, "text": f.text, "tags": f.tags, "valid_from": f.valid_from, "valid_to": f.valid_to,
+            "author": author}
 
 
 def _written(c: Container, shop_id: str, doc: KnowledgeDoc, changed: bool) -> WriteResult:
@@ -254,20 +237,8 @@ def list_items(key: Principal, c: ContainerDep, kind: Kind | None = None,
 @router.post("", status_code=201, response_model=WriteResult)
 def create_item(body: NewItem, key: ManagerKey, c: ContainerDep) -> WriteResult:
     """Create an item (revision 1). An id that exists, even deleted, is a 409: edit or restore it instead."""
-    if body.id.lower() in RESERVED_IDS:
-        raise InvalidInput(f"the id {body.id!r} is reserved", field="id")
-    _check_window(body.kind, body)
-    try:
-        old = c.knowledge.get(key.shop_id, body.id)
-    except KnowledgeNotFound:
-        old = None
-    if old is not None:
-        state = "deleted; restore it" if old.deleted else "edit it with PUT"
-        raise Conflict(f"knowledge item {body.id!r} already exists ({state} or choose another id)", field="id")
-    doc, changed = _service(c).upsert(key.shop_id, body.id, kind=body.kind, title=body.title, text=body.text,
-                                      tags=body.tags, valid_from=body.valid_from, valid_to=body.valid_to,
-                                      author=key.id)
-    return _written(c, key.shop_id, doc, changed)
+    doc = _service(c).create(key.shop_id, body.id, kind=body.kind, **_fields(body, key.id))
+    return _written(c, key.shop_id, doc, True)
 
 
 @router.get("/search", response_model=SearchResult)
@@ -292,34 +263,17 @@ def preview(body: PreviewBody, key: Principal, c: ContainerDep) -> PreviewOut:
     Nothing is stored. The unsaved item takes part as revision 0: a notice is read like the saved
     ones when it is in force now; a policy or style guide is ranked together with the saved items.
     """
-    shop_id = key.shop_id
-    zone = _zone(c, shop_id)
-    now = c.clock.now()
-    services = c.draft_services()
-    knowledge: Any = c.knowledge
-    base: Any = services.retriever
+    zone = _zone(c, key.shop_id)
     doc = None
-    if body.item is not None:
-        it = body.item
-        _check_window(it.kind, it)
-        doc = KnowledgeDoc(shop_id, it.id, it.kind, 0, it.title, it.text, list(it.tags), it.valid_from,
-                           it.valid_to, False, now, key.id)
-        knowledge = _Overlay(c.knowledge, doc)
-        if base is not None:
-            base = Retriever(knowledge, _OverlayIndex(base.index, base.embedder, doc), base.embedder,  # type: ignore[arg-type]
-                             candidates=base.candidates, rrf_k=base.rrf_k)
-    recorder = _Recorder(base) if base is not None else None
-    services = dataclasses.replace(services, knowledge=knowledge, retriever=recorder)
+    if (it := body.item) is not None:
+        doc = c.knowledge.unsaved(key.shop_id, it.id, kind=it.kind, **_fields(it, key.id))
     request = DraftRequest(order_id=body.order_id, message=body.message, context=body.context,
                            composer=body.composer)
-    result, _ = run(request, shop_id, services, composer=body.composer)
-    notices = knowledge.active_notices(shop_id, now)
-    passages = recorder.passages if recorder is not None else []
-    item_out = None
-    if doc is not None:
-        item_out = _item_use(doc, result, passages, recorder is not None and recorder.query is not None, now)
-    return PreviewOut(draft=result, query=recorder.query if recorder else None, passages=passages,
-                      notices=[_notice_info(d, zone) for d in notices], item=item_out)
+    p = preview_draft(request, key.shop_id, c.draft_services(), store=c.knowledge, retriever=c.retriever,
+                      unsaved=doc, composer=body.composer)
+    item = PreviewItemOut.model_validate(p.item, from_attributes=True) if p.item is not None else None
+    return PreviewOut(draft=p.draft, query=p.query, passages=p.passages,
+                      notices=[_notice_info(d, zone) for d in p.notices], item=item)
 
 
 @router.get("/{item_id}", response_model=Item)
@@ -335,17 +289,8 @@ def get_item(item_id: Annotated[str, Path(pattern=ID_PATTERN)], key: Principal, 
 def edit_item(item_id: Annotated[str, Path(pattern=ID_PATTERN)], body: ItemEdit, key: ManagerKey,
               c: ContainerDep) -> WriteResult:
     """Save an edit as a new revision; unchanged content keeps the current one (``changed`` false)."""
-    current = c.knowledge.get(key.shop_id, item_id)
-    if current.deleted:
-        raise Conflict(f"knowledge item {item_id!r} is deleted: restore a revision first", field="id")
-    if body.base_revision is not None and body.base_revision != current.revision:
-        raise Conflict(f"knowledge item {item_id!r} was changed since revision {body.base_revision} "
-                       f"(now revision {current.revision}): reload it and edit again", field="base_revision")
-    kind = body.kind or current.kind
-    _check_window(kind, body)
-    doc, changed = _service(c).upsert(key.shop_id, item_id, kind=kind, title=body.title, text=body.text,
-                                      tags=body.tags, valid_from=body.valid_from, valid_to=body.valid_to,
-                                      author=key.id)
+    doc, changed = _service(c).edit(key.shop_id, item_id, kind=body.kind, base_revision=body.base_revision,
+                                    **_fields(body, key.id))
     return _written(c, key.shop_id, doc, changed)
 
 
@@ -353,9 +298,8 @@ def edit_item(item_id: Annotated[str, Path(pattern=ID_PATTERN)], body: ItemEdit,
 def delete_item(item_id: Annotated[str, Path(pattern=ID_PATTERN)], key: ManagerKey,
                 c: ContainerDep) -> WriteResult:
     """Delete as a tombstone revision (restorable). Deleting a deleted item changes nothing."""
-    before = c.knowledge.get(key.shop_id, item_id)
-    doc = before if before.deleted else _service(c).delete(key.shop_id, item_id, author=key.id)
-    return _written(c, key.shop_id, doc, not before.deleted)
+    doc, changed = _service(c).delete(key.shop_id, item_id, author=key.id)
+    return _written(c, key.shop_id, doc, changed)
 
 
 @router.get("/{item_id}/revisions", response_model=RevisionList)
@@ -401,88 +345,5 @@ def diff(item_id: Annotated[str, Path(pattern=ID_PATTERN)], key: Principal, c: C
 def restore(item_id: Annotated[str, Path(pattern=ID_PATTERN)], body: RestoreBody, key: ManagerKey,
             c: ContainerDep) -> WriteResult:
     """Make an old revision's content current again, as a new revision (also undeletes)."""
-    before = c.knowledge.get(key.shop_id, item_id)
-    doc = _service(c).restore(key.shop_id, item_id, body.revision, author=key.id)
-    return _written(c, key.shop_id, doc, doc.revision != before.revision)
-
-
-# -- the preview's unsaved item ---------------------------------------------------------------------
-
-class _Overlay:
-    """The shop's knowledge as if ``doc`` were saved (reads only; for one preview)."""
-
-    def __init__(self, store: Any, doc: KnowledgeDoc) -> None:
-        self.store, self.doc, self.clock = store, doc, store.clock
-
-    def counter(self, shop_id: str) -> int:
-        return -1  # a throwaway retriever builds its state once
-
-    def active_notices(self, shop_id: str, at: datetime) -> list[KnowledgeDoc]:
-        return [d for d in self.list(shop_id, kind="notice") if d.active_at(at)]
-
-    def list(self, shop_id: str, kind: str | None = None, include_deleted: bool = False) -> list[KnowledgeDoc]:
-        docs = [d for d in self.store.list(shop_id, include_deleted=include_deleted) if d.id != self.doc.id]
-        docs.append(self.doc)
-        return sorted((d for d in docs if kind is None or d.kind == kind), key=lambda d: d.id)
-
-
-class _OverlayIndex:
-    """The Chroma index, with the unsaved ``doc``'s chunks ranked in and its saved chunks left out."""
-
-    def __init__(self, index: Any, embedder: Any, doc: KnowledgeDoc) -> None:
-        self.index, self.doc = index, doc
-        self.chunks = chunk_doc(doc)
-        self.vectors = embedder.embed_passages([ch.search_text for ch in self.chunks])
-
-    def drift(self, shop_id: str, docs: Any) -> ShopDrift:
-        return ShopDrift(shop_id)  # the real index is the retriever's business; nothing to repair here
-
-    def query(self, shop_id: str, query_embedding: np.ndarray, n: int = 20,
-              kinds: Any = None) -> list[VectorHit]:
-        hits = [h for h in self.index.query(shop_id, query_embedding, 2 * n, kinds) if h.doc_id != self.doc.id]
-        if not kinds or self.doc.kind in kinds:
-            # e5 vectors are L2-normalised: cosine similarity is the dot product (Chroma: distance = 1 - cos).
-            sims = self.vectors @ np.asarray(query_embedding, dtype=np.float32).reshape(-1)
-            hits += [VectorHit(ch.id, ch.doc_id, ch.kind, ch.revision, ch.n, ch.title, ch.text, 1.0 - float(s))
-                     for ch, s in zip(self.chunks, sims, strict=True)]
-        return sorted(hits, key=lambda h: h.distance)[:n]
-
-
-class _Recorder:
-    """Passes retrieval through and keeps what the drafter asked and got."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.query: str | None = None
-        self.passages: list[Passage] = []
-
-    def retrieve(self, shop_id: str, query: str, k: int = 4, now: Any = None, kinds: Any = None) -> list[Any]:
-        out = self.inner.retrieve(shop_id, query, k=k, now=now, kinds=kinds)
-        self.query, self.passages = query, list(out)
-        return out  # type: ignore[no-any-return]
-
-
-def _item_use(doc: KnowledgeDoc, result: DraftResult, passages: list[Passage], searched: bool,
-              now: datetime) -> PreviewItemOut:
-    active = doc.active_at(now)
-    cited = any(ct.id == doc.id and ct.kind == doc.kind for ct in result.citations)
-    if doc.kind == "notice":
-        if not active:
-            note = "Not in force now (outside its validity window): drafts made now ignore it."
-        elif cited:
-            note = "In force now: the draft quotes it."
-        else:
-            note = ("In force now, but this draft does not use it: the template drafter quotes a delay or "
-                    "closure notice when the order is still waiting to be shipped.")
-        return PreviewItemOut(id=doc.id, kind=doc.kind, active_now=active, retrieved=None, cited=cited,
-                              passage=None, note=note)
-    hit = next((p for p in passages if p.id == doc.id), None)
-    if not searched:
-        note = "The drafter did not search the knowledge base for this message (not a shipping question)."
-    elif hit is not None:
-        rank = passages.index(hit) + 1
-        note = f"Retrieved as passage {rank} of {len(passages)} for this message."
-    else:
-        note = f"Not among the {len(passages)} passages the drafter retrieves for this message."
-    return PreviewItemOut(id=doc.id, kind=doc.kind, active_now=active, retrieved=hit is not None if searched else None,
-                          cited=cited, passage=hit, note=note)
+    doc, changed = _service(c).restore(key.shop_id, item_id, body.revision, author=key.id)
+    return _written(c, key.shop_id, doc, changed)

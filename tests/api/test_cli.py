@@ -62,6 +62,18 @@ def test_draft_and_order_update_from_the_cli(env: Path, tmp_path: Path) -> None:
     run("demo", "seed")
     res = json.loads(run("draft", "--order", "T1006", "发货了吗？单号多少"))
     assert "78812345678901" in res["text"] and res["guard"]["ok"]
+    assert res["id"] is None  # printed, not stored
+    stored = json.loads(run("draft", "--order", "T1006", "--store", "发货了吗？单号多少"))
+    assert stored["id"].startswith("d_") and stored["status"] == "pending" and stored["order_id"] == "T1006"
+    assert stored["text"] == res["text"]  # the same use case as POST /v1/drafts
+    from api.container import Container
+    from core.settings import Settings
+
+    c = Container.build(Settings(), with_index=False)
+    try:
+        assert [d.id for d in c.drafts.list("demo")[0]] == [stored["id"]]
+    finally:
+        c.close()
     run("orders", "update", "T1010", '{"status": "TRADE_CLOSED"}')
     ctx = tmp_path / "ctx.json"
     ctx.write_text(json.dumps([{"role": "buyer", "text": "什么时候发货"}, {"role": "agent", "text": "亲，马上"}]),

@@ -74,3 +74,15 @@ def test_template_stream_without_a_model(client: TestClient, demo: dict[str, str
     r = client.post("/v1/drafts/stream", json={"order_id": "T1004", "message": "什么时候发"}, headers=auth(demo["agent"]))
     names = [n for n, _ in parse_sse(r.text)]
     assert names == ["template", "final"]
+
+
+def test_a_stream_error_carries_the_same_code_as_the_json_error(client: TestClient, demo: dict[str, str]) -> None:
+    body = {"order_id": "T1004", "message": "什么时候发", "composer": "llm"}  # this server has no model
+    plain = client.post("/v1/drafts", json=body, headers=auth(demo["agent"]))
+    assert plain.status_code == 422
+    events = parse_sse(client.post("/v1/drafts/stream", json=body, headers=auth(demo["agent"])).text)
+    assert [n for n, _ in events] == ["template", "error"]
+    err = events[-1][1]
+    assert (err["code"], err["field"]) == (plain.json()["error"]["code"], plain.json()["error"]["field"]) \
+        == ("invalid_input", "composer")
+    assert client.get("/v1/drafts", headers=auth(demo["agent"])).json()["items"] == []  # nothing stored

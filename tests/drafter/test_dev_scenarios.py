@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from api.cli import _eval_retriever
 from drafter.evaluate import RESULT_KEYS, read_scenarios, run_eval
 from tests.conftest import shared_file
 
@@ -17,8 +16,7 @@ def dev_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], dict]
     path = shared_file("dev_scenarios.jsonl")
     scenarios = [s for _, s in read_scenarios(path)]
     lines: list[dict] = []
-    summary = run_eval(scenarios, lines.append, data_dir=tmp_path_factory.mktemp("eval"),
-                       retriever_factory=_eval_retriever)
+    summary = run_eval(scenarios, lines.append, data_dir=tmp_path_factory.mktemp("eval"))
     from chromadb.api.client import SharedSystemClient
 
     SharedSystemClient.clear_system_cache()

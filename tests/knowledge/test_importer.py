@@ -84,7 +84,7 @@ BAD = [
      "UTC offset"),
     ("reversed.md",
      "---\nid: x\ntitle: T\nkind: notice\nvalid_from: 2026-11-18\nvalid_to: 2026-11-11\n---\nt\n",
-     6, "valid_to is before valid_from"),
+     6, "valid_to must be after valid_from"),
     ("bad-id.md", "---\nid: bad id!\ntitle: T\nkind: policy\n---\ntext\n", 2, "id must be"),
     ("typo.md", "---\nid: x\ntitle: T\nkind: policy\nvaild_to: 2026-11-18\n---\ntext\n", 5,
      "unknown key 'vaild_to'"),

@@ -92,6 +92,36 @@ def test_a_write_the_index_missed_is_still_found_lexically(
     assert service.check(SHOP)["shops"][SHOP]["missing"] == ["gift-wrap"]
 
 
+def test_an_unsaved_item_is_ranked_in_without_writing_anything(
+        retriever: Retriever, store: KnowledgeStore, service: KnowledgeService) -> None:
+    q = "可以开发票吗，要写公司抬头"
+    before = (store.counter(SHOP), service.index.count(SHOP))
+    new = store.unsaved(SHOP, "invoice", kind="policy", title="发票说明",
+                        text="本店可开具电子普通发票，买家在订单页申请开票并填写抬头和税号，发货后3个工作日内开出。")
+    top = retriever.with_unsaved(new).retrieve(SHOP, q, k=3)[0]
+    assert (top.id, top.revision) == ("invoice", 0) and top.vector_rank and top.bm25_rank
+    # An edit of a saved item stands in for it: one passage, the unsaved text, revision 0.
+    edit = store.unsaved(SHOP, "signed-missing", kind="policy", title="签收未收到",
+                         text="显示签收但没收到：请先问门卫、驿站和快递柜，开票问题也可以一并说明。")
+    ps = retriever.with_unsaved(edit).retrieve(SHOP, "显示签收了但我没收到啊", k=18)
+    hits = [p for p in ps if p.id == "signed-missing"]
+    assert len(hits) == 1 and hits[0].revision == 0 and "门卫" in hits[0].text
+    # Nothing was written: SQL, Chroma and the saved retriever are as they were.
+    assert (store.counter(SHOP), service.index.count(SHOP)) == before
+    assert "invoice" not in ids(retriever.retrieve(SHOP, q, k=3))
+    assert store.get(SHOP, "signed-missing").revision == 1
+
+
+def test_an_unsaved_notice_is_read_only_inside_its_window(store: KnowledgeStore) -> None:
+    n = store.unsaved(SHOP, "n-storm", kind="notice", title="台风", text="台风影响，快递停运两天。",
+                      valid_from=NOW, valid_to=datetime(2026, 11, 14, tzinfo=CST))
+    view = store.with_unsaved(n)
+    assert [d.id for d in view.active_notices(SHOP, NOW)] == ["n-1111", "n-storm"]
+    assert [d.id for d in view.active_notices(SHOP, datetime(2026, 11, 15, tzinfo=CST))] == ["n-1111"]
+    assert [d.id for d in view.active_notices("other", NOW)] == []
+    assert [d.id for d in store.active_notices(SHOP, NOW)] == ["n-1111"]
+
+
 def test_index_outage_degrades_to_lexical_retrieval(retriever: Retriever, monkeypatch) -> None:
     def down(*_a, **_k):
         raise IndexUnavailable("chroma is down")

@@ -67,14 +67,6 @@ def test_model_change_drops_the_collection_and_reindex_restores_it(
     assert not again.needs_reindex and again.count() == 1
 
 
-def test_ensure_index_rebuilds_after_a_model_change(tmp_path: Path, store: KnowledgeStore,
-                                                    service: KnowledgeService) -> None:
-    service.upsert(SHOP, "p", kind="policy", title="T", text="付款后48小时内发货。")
-    svc2 = KnowledgeService(store, _same_place(service.index, OtherModel()))
-    assert svc2.ensure_index() is True
-    assert svc2.index.count(SHOP) == 1 and svc2.ensure_index() is False
-
-
 def test_collection_name_and_url_are_validated(embedder: E5Embedder) -> None:
     with pytest.raises(ValueError):
         VectorIndex(embedder, path="x", collection="a b")

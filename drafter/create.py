@@ -1,0 +1,39 @@
+"""Draft a reply and store it for review: the one use case behind ``POST /v1/drafts``, its SSE stream
+and ``replydesk draft`` (which by default prints the draft without storing it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from drafter.drafts import DraftItem
+from drafter.pipeline import DraftServices, run
+from drafter.request import DraftRequest
+from drafter.result import DraftResult
+from drafter.review import Review
+
+__all__ = ["Created", "create_draft"]
+
+
+@dataclass(frozen=True)
+class Created:
+    result: DraftResult
+    item: DraftItem | None  # the stored pending draft (with its id); None when not stored
+
+
+def create_draft(request: DraftRequest, shop_id: str, services: DraftServices, review: Review | None, *,
+                 author: str | None, default_composer: str = "template",
+                 on_template: Callable[[DraftResult], None] | None = None,
+                 on_token: Callable[[str], None] | None = None) -> Created:
+    """Run the pipeline for ``request`` and, given a ``review``, store the draft as pending.
+
+    The request's own ``composer`` wins over ``default_composer``. Storing supersedes older
+    pending drafts of the same order and logs ``draft_created`` (``Review.create``).
+    """
+    composer = request.composer or default_composer
+    result, situation = run(request, shop_id, services, composer=composer, prompt=request.prompt,
+                            on_template=on_template, on_token=on_token)
+    if review is None:
+        return Created(result, None)
+    return Created(result, review.create(shop_id, request, result, situation, author))
