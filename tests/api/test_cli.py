@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -11,18 +12,25 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from knowledge.embeddings import Embedder
+from tests.api.conftest import Seeded
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> Path:
     data = tmp_path / "data"
     monkeypatch.setenv("REPLYDESK_DATA_DIR", str(data))
-    monkeypatch.delenv("REPLYDESK_DATABASE_URL", raising=False)
-    monkeypatch.delenv("REPLYDESK_CHROMA_URL", raising=False)
-    yield data
-    from chromadb.api.client import SharedSystemClient
+    # The CLI builds its containers from the settings: hand them the session's model (the real one,
+    # remembering passage vectors), so the demo knowledge base is not embedded again by every command.
+    monkeypatch.setattr("knowledge.wiring.E5Embedder", lambda: embedder)
+    return data
 
-    SharedSystemClient.clear_system_cache()
+
+@pytest.fixture
+def seeded_env(env: Path, seeded: Seeded) -> Path:
+    """The session's seeded data directory, for the tests that are not about seeding."""
+    shutil.copytree(seeded.data_dir, env)
+    return env
 
 
 def run(*args: str) -> str:
@@ -44,7 +52,7 @@ def test_seed_prints_the_same_two_keys_every_time(env: Path) -> None:
     assert "ship-time" in run("kb", "list")
 
 
-def test_keys_create_prints_the_key_last(env: Path) -> None:
+def test_keys_create_prints_the_key_last(seeded_env: Path) -> None:
     run("demo", "seed")
     out = CliRunner().invoke(app, ["keys", "create", "--shop", "demo", "--role", "manager"])
     assert out.exit_code == 0
@@ -58,7 +66,7 @@ def test_keys_create_prints_the_key_last(env: Path) -> None:
     assert nope.exit_code == 1 and "does not exist" in nope.output
 
 
-def test_draft_and_order_update_from_the_cli(env: Path, tmp_path: Path) -> None:
+def test_draft_and_order_update_from_the_cli(seeded_env: Path, tmp_path: Path) -> None:
     run("demo", "seed")
     res = json.loads(run("draft", "--order", "T1006", "发货了吗？单号多少"))
     assert "78812345678901" in res["text"] and res["guard"]["ok"]
@@ -84,7 +92,7 @@ def test_draft_and_order_update_from_the_cli(env: Path, tmp_path: Path) -> None:
     assert bad.exit_code == 2
 
 
-def test_kb_import_export_check_reindex(env: Path, tmp_path: Path) -> None:
+def test_kb_import_export_check_reindex(seeded_env: Path, tmp_path: Path) -> None:
     run("demo", "seed")
     out_dir = tmp_path / "export"
     run("kb", "export", str(out_dir))

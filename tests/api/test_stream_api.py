@@ -10,10 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.container import Container
-from api.seed import seed_demo
-from core.settings import Settings
-from tests.api.conftest import auth
+from drafter.llm import LLMClient
+from tests.api.conftest import Seeded, auth, seeded_container
 from tests.drafter.llm_server import Script, serve_script
 
 HONEST = "亲，您的包裹已经发出了，中通快递，运单号78812345678901。祝您生活愉快！"
@@ -28,17 +26,19 @@ def parse_sse(text: str) -> list[tuple[str, dict]]:
 
 
 @pytest.fixture
-def llm_client(tmp_path: Path, clock) -> Iterator[tuple[TestClient, Script, dict[str, str]]]:
+def llm_client(tmp_path: Path, clock, seeded: Seeded, embedder) -> Iterator[tuple[TestClient, Script, dict[str, str]]]:
     with serve_script() as (url, script):
-        c = Container.build(Settings(data_dir=tmp_path / "d", llm_base_url=url, llm_model="test-model",
-                                     llm_timeout_s=2), clock=clock)
-        keys = seed_demo(c).keys
+        c = seeded_container(seeded, tmp_path / "d", clock, embedder, llm_base_url=url, llm_model="test-model",
+                             llm_timeout_s=2)
+        # Retries back off through an injected sleep: the test records the delays instead of waiting them.
+        c.llm = LLMClient(c.settings, clock, sleep=BACKOFF.append)
+        BACKOFF.clear()
         with TestClient(create_app(container=c)) as client:
-            yield client, script, keys
+            yield client, script, dict(seeded.keys)
         c.close()
-        from chromadb.api.client import SharedSystemClient
 
-        SharedSystemClient.clear_system_cache()
+
+BACKOFF: list[float] = []
 
 
 def test_stream_sends_template_tokens_then_the_guarded_final(llm_client) -> None:
@@ -65,6 +65,7 @@ def test_llm_composer_over_plain_post_and_fallback_when_the_model_is_down(llm_cl
     body = r.json()
     assert r.status_code == 201 and body["composer"] == "llm" and body["guard"]["fell_back"]
     assert "78812345678901" in body["text"]
+    assert len(BACKOFF) >= 2 and BACKOFF[1] > BACKOFF[0]  # it retried, backing off (without waiting here)
     bad = client.post("/v1/drafts", json={"order_id": "T1", "message": "x", "prompt": "../../etc"},
                       headers=auth(keys["agent"]))
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "prompt"

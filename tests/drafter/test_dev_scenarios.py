@@ -17,12 +17,10 @@ def dev_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], dict]
     scenarios = [s for _, s in read_scenarios(path)]
     lines: list[dict] = []
     summary = run_eval(scenarios, lines.append, data_dir=tmp_path_factory.mktemp("eval"))
-    from chromadb.api.client import SharedSystemClient
-
-    SharedSystemClient.clear_system_cache()
     return lines, summary.as_dict()
 
 
+@pytest.mark.eval
 def test_every_scenario_has_a_well_formed_result(dev_run: tuple[list[dict], dict]) -> None:
     lines, summary = dev_run
     assert summary["errors"] == [] and summary["drafted"] == summary["total"] == 24
@@ -31,6 +29,7 @@ def test_every_scenario_has_a_well_formed_result(dev_run: tuple[list[dict], dict
         assert line["text"] and line["guard"]["ok"] and not line["guard"]["fell_back"]
 
 
+@pytest.mark.eval
 def test_no_must_not_is_broken_and_most_musts_hold(dev_run: tuple[list[dict], dict]) -> None:
     _, summary = dev_run
     print(f"\ndev scenarios: must {summary['must_ok']}/{summary['must_total']} ({summary['must_share']:.1%}),"
@@ -39,6 +38,7 @@ def test_no_must_not_is_broken_and_most_musts_hold(dev_run: tuple[list[dict], di
     assert summary["must_share"] >= 0.9, summary["missing"]
 
 
+@pytest.mark.eval
 def test_grounded_in_retrieved_policies(dev_run: tuple[list[dict], dict]) -> None:
     lines, _ = dev_run
     by_id = {line["id"]: line for line in lines}

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pytest
 import sqlalchemy as sa
 
 from core.db import make_engine
@@ -41,14 +40,6 @@ class CountingEmbedder(E5Embedder):
 def scenario(sid: str, now: str, order: dict | None, shop: dict = SHOP, **kw: object) -> dict:
     return {"id": sid, "now": now, "shop": copy.deepcopy(shop), "order": order, "message": "亲，怎么还不发货？",
             **kw}
-
-
-@pytest.fixture(autouse=True)
-def _release_chroma():
-    yield
-    from chromadb.api.client import SharedSystemClient
-
-    SharedSystemClient.clear_system_cache()
 
 
 def test_one_shop_is_written_and_embedded_once_and_each_scenario_keeps_its_clock_and_order(tmp_path: Path) -> None:
