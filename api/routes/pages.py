@@ -14,6 +14,11 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+# Files of the browser extension that the pages use too. The extension must stay self-contained (it is
+# loaded unpacked), so the file lives there; a source checkout serves it from extension/, and a wheel
+# carries it in static/ (pyproject.toml: force-include).
+SHARED_WITH_EXTENSION = frozenset({"order_facts.js"})
+EXTENSION_DIR = Path(__file__).resolve().parents[2] / "extension"
 
 # A page shows text written by buyers (untrusted, sometimes a prompt injection). The scripts only ever
 # set textContent, and this policy is the second line: no inline or foreign script, no foreign fetches.
@@ -49,6 +54,8 @@ def static_file(name: str) -> FileResponse:
     # A plain route rather than a StaticFiles mount: FastAPI's include_router drops mounts, and this
     # keeps the app wiring to one include_router call.
     path = STATIC_DIR / name
+    if name in SHARED_WITH_EXTENSION and not path.is_file():
+        path = EXTENSION_DIR / name
     if not _NAME.fullmatch(name) or path.suffix not in _MEDIA or not path.is_file():
         raise HTTPException(404, f"no static file {name!r}")
     return FileResponse(path, media_type=_MEDIA[path.suffix], headers=_HEADERS)

@@ -1,5 +1,5 @@
-// Shared by the review (/review) and knowledge (/kb) pages: DOM building and the API client.
-// Loaded before each page's own script; plain JS, no build step.
+// Shared by the review (/review) and knowledge (/kb) pages: DOM building, the API client, the page frame
+// (top bar and key dialog), notices. Loaded before each page's own script; plain JS, no build step.
 "use strict";
 
 const KEY_STORAGE = "replydesk.apiKey";   // one key for every page of this tab, never beyond it
@@ -49,6 +49,67 @@ function makeApi(getKey, networkMessage) {
   };
 }
 
+// ---------- the page frame: the same top bar and key dialog on every page ----------
+
+// A page writes <header class="topbar" data-title="…" data-key-hint="…"> holding only its own buttons;
+// the brand, the connection state, the key button and the key dialog are added here, before the page's
+// script runs (both scripts are deferred: the document is parsed by then).
+function buildFrame() {
+  const bar = $("header.topbar");
+  if (!bar) return;
+  const own = [...bar.childNodes];
+  bar.replaceChildren(
+    h("div", { class: "brand" },
+      h("span", { class: "logo", "aria-hidden": "true" }, "rd"),
+      h("span", { class: "brand-name" }, "replydesk"),
+      h("span", { class: "brand-sep", "aria-hidden": "true" }, "/"),
+      h("h1", { text: bar.dataset.title || "" })),
+    h("div", { class: "topbar-right" },
+      h("span", { id: "conn", class: "conn", "data-state": "idle", "aria-live": "polite" }, "Not connected"),
+      own,
+      h("button", { id: "key-btn", type: "button", class: "btn ghost" }, "API key")));
+  const hint = bar.dataset.keyHint ? ` (${bar.dataset.keyHint})` : "";
+  const intro = h("p", { class: "muted" }, `Paste your API key${hint}. It stays in this browser tab only (session `
+    + "storage) and is sent with each request as ", h("code", { text: "Authorization: Bearer …" }), ".");
+  document.body.append(h("dialog", { id: "key-dialog", "aria-labelledby": "key-title" },
+    h("form", { id: "key-form", method: "dialog" },
+      h("h2", { id: "key-title", text: "Connect to replydesk" }),
+      intro,
+      h("label", { for: "key-input", text: "API key" }),
+      h("input", { id: "key-input", name: "key", type: "password", autocomplete: "off", spellcheck: "false",
+        required: true }),
+      h("p", { id: "key-error", class: "field-error", role: "alert", hidden: true }),
+      h("div", { class: "dialog-buttons" }, h("button", { type: "submit", class: "btn primary", text: "Save key" })))));
+}
+
+buildFrame();
+
+function setConn(name, text) {
+  const el = $("#conn");
+  el.dataset.state = name;
+  el.textContent = text;
+}
+
+// ---------- notices: kind ok | warn | error; successes fade, warnings and errors stay until dismissed ----------
+
+function notify(kind, title, lines = [], { sticky = kind !== "ok", key } = {}) {
+  const box = $("#notices");
+  if (key) box.querySelector(`[data-key="${key}"]`)?.remove();
+  const note = h("div", { class: `notice notice-${kind}`, role: kind === "ok" ? "status" : "alert", "data-key": key },
+    h("div", { class: "notice-body" },
+      h("strong", { text: title }),
+      lines.length ? h("ul", {}, lines.map((l) => h("li", {}, l))) : null),
+    h("button", { type: "button", class: "btn ghost small", "aria-label": "Dismiss" }, "Dismiss"));
+  note.querySelector("button").addEventListener("click", () => note.remove());
+  box.prepend(note);
+  if (!sticky) setTimeout(() => note.remove(), 5000);
+  return note;
+}
+
+function clearNotice(key) {
+  $(`#notices [data-key="${key}"]`)?.remove();
+}
+
 // ---------- the key: asked once, kept in sessionStorage ----------
 
 function askForKey(message) {
@@ -61,9 +122,10 @@ function askForKey(message) {
   $("#key-input").focus();
 }
 
-// The submit handler of the key dialog: the typed key becomes state.key, then `start` runs.
-function keySubmit(state, start) {
-  return (ev) => {
+// Wire the key button and dialog: a typed key becomes state.key (kept for the tab), then `start` runs.
+// Without a key the dialog cannot be dismissed.
+function wireKey(state, start) {
+  $("#key-form").addEventListener("submit", (ev) => {
     const key = $("#key-input").value.trim();
     if (!key) {
       ev.preventDefault();
@@ -72,10 +134,12 @@ function keySubmit(state, start) {
     state.key = key;
     sessionStorage.setItem(KEY_STORAGE, key);
     start();
-  };
+  });
+  $("#key-dialog").addEventListener("cancel", (ev) => { if (!state.key) ev.preventDefault(); });
+  $("#key-btn").addEventListener("click", () => askForKey(""));
 }
 
-// A 401/403: forget the key and ask again, showing why (each page defines setConn).
+// A 401/403: forget the key and ask again, showing why.
 function forgetKey(state, message) {
   state.key = "";
   sessionStorage.removeItem(KEY_STORAGE);

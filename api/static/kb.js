@@ -26,28 +26,6 @@ const api = makeApi(() => state.key, "Cannot reach the replydesk server.");
 
 const itemPath = (id, rest = "") => `/v1/knowledge/${encodeURIComponent(id)}${rest}`;
 
-// ---------- notices (the page's messages) ----------
-
-function notify(kind, title, lines = [], { sticky = kind !== "ok", key } = {}) {
-  const box = $("#notices");
-  if (key) box.querySelector(`[data-key="${key}"]`)?.remove();
-  const note = h("div", { class: `notice notice-${kind}`, role: kind === "ok" ? "status" : "alert", "data-key": key },
-    h("div", { class: "notice-body" },
-      h("strong", { text: title }),
-      lines.length ? h("ul", {}, lines.map((l) => h("li", {}, l))) : null),
-    h("button", { type: "button", class: "btn ghost small", "aria-label": "Dismiss" }, "Dismiss"));
-  note.querySelector("button").addEventListener("click", () => note.remove());
-  box.prepend(note);
-  if (!sticky) setTimeout(() => note.remove(), 5000);
-  return note;
-}
-
-function setConn(name, text) {
-  const el = $("#conn");
-  el.dataset.state = name;
-  el.textContent = text;
-}
-
 // A failed call: ask for a key again (401), explain a missing role (403), otherwise say what the API said.
 function failed(what, err) {
   if (err.status === 401) return onUnauthorized(err);
@@ -58,8 +36,6 @@ function failed(what, err) {
 }
 
 // ---------- the key ----------
-
-const onKeySubmit = keySubmit(state, () => start());
 
 function onUnauthorized(err) {
   forgetKey(state, err.message);
@@ -672,9 +648,7 @@ async function start() {
 }
 
 function wire() {
-  $("#key-form").addEventListener("submit", onKeySubmit);
-  $("#key-dialog").addEventListener("cancel", (ev) => { if (!state.key) ev.preventDefault(); });
-  $("#key-btn").addEventListener("click", () => askForKey(""));
+  wireKey(state, () => start());
   $("#new-btn").addEventListener("click", newItem);
   $("#kind-filter").addEventListener("change", renderList);
   $("#show-deleted").addEventListener("change", () => loadItems().catch((err) => failed("Could not load", err)));

@@ -1,29 +1,13 @@
 // replydesk review queue: list pending drafts, let an agent approve / edit / reject them.
 // Plain JS, no build step and no network but our own API (the machines have no internet).
 // Buyer text is untrusted (it may even be a prompt injection): it is only ever set as textContent.
-"use strict";
+// A module, so that it can import the order-facts renderer it shares with the browser extension;
+// $, h, notify and the API client are common.js's (a classic script that runs first).
+import { fillFacts } from "/static/order_facts.js";
 
 const POLL_MS = 2500;      // new drafts appear without a reload
 const PAGE_LIMIT = 20;
 const MAX_PAGES = 10;      // a queue longer than 200 drafts is shown in part; the count says so
-
-const STATUS_LABELS = {   // Taobao trade statuses, as an agent knows them
-  WAIT_BUYER_PAY: "等待买家付款 · awaiting payment",
-  WAIT_SELLER_SEND_GOODS: "待发货 · not shipped yet",
-  SELLER_CONSIGNED_PART: "部分发货 · partly shipped",
-  WAIT_BUYER_CONFIRM_GOODS: "已发货 · shipped",
-  TRADE_BUYER_SIGNED: "已签收 · signed for",
-  TRADE_FINISHED: "交易成功 · finished",
-  TRADE_CLOSED: "交易关闭 · closed",
-  TRADE_CLOSED_BY_TAOBAO: "淘宝关闭 · closed by Taobao",
-  PAID_FORBID_CONSIGN: "禁止发货 · shipping forbidden",
-};
-const STOCK_LABELS = { in_stock: "in stock", low: "low stock", out_of_stock: "out of stock", unknown: "stock unknown" };
-const ORDER_ERRORS = {
-  timeout: "The order system did not answer in time.",
-  not_found: "No such order in this shop.",
-  unavailable: "The order system is unavailable.",
-};
 
 const state = {
   key: sessionStorage.getItem(KEY_STORAGE) || "",
@@ -46,36 +30,7 @@ function draftPath(id, action) {
   return `/v1/drafts/${encodeURIComponent(id)}/${action}`;
 }
 
-// ---------- notices ----------
-
-// kind: ok | warn | error. Successes fade; warnings and errors stay until dismissed.
-function notify(kind, title, lines = [], { sticky = kind !== "ok", key } = {}) {
-  const box = $("#notices");
-  if (key) box.querySelector(`[data-key="${key}"]`)?.remove();
-  const note = h("div", { class: `notice notice-${kind}`, role: kind === "ok" ? "status" : "alert", "data-key": key },
-    h("div", { class: "notice-body" },
-      h("strong", { text: title }),
-      lines.length ? h("ul", {}, lines.map((l) => h("li", {}, l))) : null),
-    h("button", { type: "button", class: "btn ghost small", "aria-label": "Dismiss" }, "Dismiss"));
-  note.querySelector("button").addEventListener("click", () => note.remove());
-  box.prepend(note);
-  if (!sticky) setTimeout(() => note.remove(), 4000);
-  return note;
-}
-
-function clearNotice(key) {
-  $(`#notices [data-key="${key}"]`)?.remove();
-}
-
-function setConn(stateName, text) {
-  const el = $("#conn");
-  el.dataset.state = stateName;
-  el.textContent = text;
-}
-
 // ---------- the key ----------
-
-const onKeySubmit = keySubmit(state, () => poll());
 
 function onUnauthorized(err) {
   forgetKey(state, err.status === 403 ? `This key may not review drafts: ${err.message}` : err.message);
@@ -192,11 +147,6 @@ function move(step) {
 
 function current() {
   return state.selected ? state.items.get(state.selected) : null;
-}
-
-function fmtTime(iso) {
-  // Show the shop's own clock time as the order system wrote it (offset included in the ISO string).
-  return typeof iso === "string" ? iso.slice(0, 16).replace("T", " ") : "—";
 }
 
 function renderDetail() {
@@ -327,38 +277,6 @@ function fillActions(ul, actions) {
   }
 }
 
-function fact(dl, label, ...value) {
-  dl.append(h("dt", { text: label }), h("dd", {}, ...value));
-}
-
-function fillFacts(dl, d) {
-  const f = d.facts;
-  if (!f) {
-    const why = ORDER_ERRORS[d.order_error] || "The order's status is unknown.";
-    dl.append(h("div", { class: "callout callout-warn" }, `${why} The draft makes no status claims.`));
-    return;
-  }
-  fact(dl, "Status", h("span", { class: "status", title: f.status, text: STATUS_LABELS[f.status] || f.status || "unknown" }));
-  if (f.paid_at) fact(dl, "Paid", fmtTime(f.paid_at));
-  if (f.promised_ship_by) fact(dl, "Ship by", fmtTime(f.promised_ship_by));
-  if (f.presale) fact(dl, "Presale", `ships ${f.presale.ship_from || "?"} – ${f.presale.ship_by || "?"}`);
-  for (const it of f.items || []) {
-    const stock = STOCK_LABELS[it.stock] || it.stock || "";
-    const eta = it.restock_eta ? ` until ${it.restock_eta}` : "";
-    fact(dl, "Item", h("span", { lang: "zh", text: `${it.title || it.sku} ×${it.quantity ?? 1}` }),
-      stock ? h("span", { class: "muted", text: ` · ${stock}${eta}` }) : null);
-  }
-  const ships = f.shipments || [];
-  if (!ships.length) fact(dl, "Shipment", h("span", { class: "muted", text: "none yet" }));
-  for (const s of ships) {
-    const last = (s.events || []).at(-1);
-    fact(dl, "Carrier", h("span", { lang: "zh", text: s.carrier || "—" }));
-    fact(dl, "Tracking", h("code", { text: s.tracking_no || "—" }));
-    if (last) fact(dl, "Last event", h("span", { lang: "zh", text: `${fmtTime(last.at)} ${last.desc || ""}` }));
-  }
-  if (f.refund) fact(dl, "Refund", f.refund.status || "yes");
-}
-
 function fillClaims(claimsUl, commitUl, d) {
   const claims = d.guard?.claims || [];
   if (!claims.length) claimsUl.append(h("li", { class: "muted", text: "No factual claims in the draft." }));
@@ -486,9 +404,7 @@ function onKey(ev) {
 // ---------- start ----------
 
 function start() {
-  $("#key-form").addEventListener("submit", onKeySubmit);
-  $("#key-dialog").addEventListener("cancel", (ev) => { if (!state.key) ev.preventDefault(); });
-  $("#key-btn").addEventListener("click", () => askForKey(""));
+  wireKey(state, () => poll());
   $("#help-btn").addEventListener("click", () => $("#help-dialog").showModal());
   document.addEventListener("keydown", onKey);
   if (state.key) poll();
