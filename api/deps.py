@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
@@ -11,7 +12,7 @@ from api.keys import ApiKey
 
 
 def get_container(request: Request) -> Container:
-    return request.app.state.container  # type: ignore[no-any-return]
+    return request.app.state.container
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
@@ -35,13 +36,13 @@ def authenticate(request: Request, container: ContainerDep,
         if not allowed:
             raise HTTPException(429, f"rate limit of {limiter.per_minute} requests a minute reached for this key",
                                 headers={"Retry-After": str(retry)})
-    return key  # type: ignore[no-any-return]
+    return key
 
 
 Principal = Annotated[ApiKey, Depends(authenticate)]
 
 
-def _require(*roles: str):  # type: ignore[no-untyped-def]
+def _require(*roles: str) -> Callable[[ApiKey], ApiKey]:
     def check(key: Principal) -> ApiKey:
         if key.role not in roles:
             raise HTTPException(403, f"this needs one of the roles: {', '.join(roles)}")

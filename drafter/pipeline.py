@@ -186,7 +186,7 @@ def run(request: DraftRequest, shop_id: str, services: DraftServices, *,
             text=text, composer=composer_used, model=model, intent=intent,  # type: ignore[arg-type]
             needs_human=needs_human, human_reason=reason, citations=comp.citations, commitments=commitments,
             actions=comp.actions, guard=report, prompt=prompt_ref,
-            facts=facts.model_dump(mode="json") if facts else None, order_error=order_error,  # type: ignore[arg-type]
+            facts=facts.model_dump(mode="json") if facts else None, order_error=order_error,
             timings_ms=dict(timings), usage=usage)
 
     template_result = result(text, report, "template", None, comp.prompt)

@@ -74,7 +74,7 @@ def create_draft(body: DraftRequest, key: Principal, c: ContainerDep, request: R
         assert created.item is not None  # a review was given: the draft is stored
         return created.item
 
-    return idempotent(request, c, key.id, body, 201, act)  # type: ignore[no-any-return]
+    return idempotent(request, c, key.id, body, 201, act)
 
 
 @router.post("/stream", response_class=StreamingResponse, responses={200: {
@@ -134,7 +134,7 @@ def get_draft(draft_id: str, key: Principal, c: ContainerDep) -> DraftItem:
     return c.drafts.item(key.shop_id, draft_id)
 
 
-def _out(d, request: Request) -> DecisionOut:  # type: ignore[no-untyped-def]
+def _out(d, request: Request) -> DecisionOut:
     if d.event and (m := _metrics(request)) is not None:
         m.decisions.labels(d.event).inc()
     return DecisionOut(draft=d.draft, event=d.event, warnings=d.warnings)
@@ -144,25 +144,25 @@ def _out(d, request: Request) -> DecisionOut:  # type: ignore[no-untyped-def]
 def approve(draft_id: str, key: Principal, c: ContainerDep, request: Request,
             body: ApproveBody | None = None) -> DecisionOut:
     """Approve as is, or with an edited ``final_text`` (checked again; its warnings are returned)."""
-    return idempotent(request, c, key.id, body, 200, lambda: _out(  # type: ignore[no-any-return]
+    return idempotent(request, c, key.id, body, 200, lambda: _out(
         c.review.approve(key.shop_id, draft_id, body.final_text if body else None, key.id), request))
 
 
 @router.post("/{draft_id}/reject", response_model=DecisionOut)
 def reject(draft_id: str, body: RejectBody, key: Principal, c: ContainerDep, request: Request) -> DecisionOut:
-    return idempotent(request, c, key.id, body, 200, lambda: _out(  # type: ignore[no-any-return]
+    return idempotent(request, c, key.id, body, 200, lambda: _out(
         c.review.reject(key.shop_id, draft_id, body.reason, body.note, key.id), request))
 
 
 @router.post("/{draft_id}/inserted", response_model=DecisionOut)
 def inserted(draft_id: str, key: Principal, c: ContainerDep, request: Request) -> DecisionOut:
     """The approved text was put into the chat input box."""
-    return idempotent(request, c, key.id, None, 200, lambda: _out(  # type: ignore[no-any-return]
+    return idempotent(request, c, key.id, None, 200, lambda: _out(
         c.review.inserted(key.shop_id, draft_id, key.id), request))
 
 
 @router.post("/{draft_id}/sent", response_model=DecisionOut)
 def sent(draft_id: str, key: Principal, c: ContainerDep, request: Request) -> DecisionOut:
     """The agent confirms the reply went out to the buyer."""
-    return idempotent(request, c, key.id, None, 200, lambda: _out(  # type: ignore[no-any-return]
+    return idempotent(request, c, key.id, None, 200, lambda: _out(
         c.review.sent(key.shop_id, draft_id, key.id), request))
