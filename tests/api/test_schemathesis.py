@@ -121,6 +121,7 @@ def _fuzz(api: Api, label: str, strategy: Any, tally: Tally) -> None:
         pass  # no way to violate the schema of an operation without parameters or body
 
 
+@pytest.mark.slow  # ~35 s of CPU: the whole spec, every role, both modes (make test runs it; test-fast not)
 def test_no_server_errors_across_the_openapi_spec(api: Api) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", api.app)
     tally = Tally()
