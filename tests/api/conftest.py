@@ -6,6 +6,7 @@ shop) is seeded once per session into a data directory; every test gets its own 
 
 from __future__ import annotations
 
+import gc
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,10 +62,12 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Seed
         keys = seed_everything(c)
     finally:
         c.close()
-        # Chroma's files are copied by every test: no client of this process may still hold them.
-        from chromadb.api.client import SharedSystemClient
+    # Chroma's files are copied by every test: no client of this process may still hold them.
+    del c
+    gc.collect()
+    from chromadb.api.client import SharedSystemClient
 
-        SharedSystemClient.clear_system_cache()
+    SharedSystemClient.clear_system_cache()
     return Seeded(data, keys)
 
 
