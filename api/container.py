@@ -35,6 +35,8 @@ class Container:
     feedback: FeedbackLog
     service: Any = None      # knowledge writes that keep the index in step
     retriever: Any = None
+    sources: Any = None      # knowledge.sources.router.OrderSources: what drafts read orders from
+    events: Any = None       # knowledge.sources.events.OrderEvents: pushed order updates
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
         max_workers=8, thread_name_prefix="order-source"))
 
@@ -53,6 +55,7 @@ class Container:
                 knowledge=knowledge, orders=orders or SqlOrderStore(engine, clock),
                 drafts=DraftStore(engine, clock), keys=KeyStore(engine, clock), review=Review(engine, clock),
                 feedback=FeedbackLog(engine))
+        c.sources, c.events = build_sources(settings, engine, clock, c.orders)
         if with_index:
             c.service, c.retriever = build_index(settings, knowledge)
         return c
@@ -69,14 +72,41 @@ class Container:
 
     def draft_services(self) -> DraftServices:
         s = self.settings
-        return DraftServices(shops=self.shops, knowledge=self.knowledge, orders=self.orders, clock=self.clock,
+        return DraftServices(shops=self.shops, knowledge=self.knowledge, orders=self.sources, clock=self.clock,
                              retriever=self.retriever, order_timeout_s=s.order_timeout_s,
                              retrieve_k=s.retrieve_k, executor=self.executor, llm=self.llm_client(),
-                             prompt=s.llm_prompt, prompt_ab=s.llm_prompt_ab, redact_for_llm=s.redact_for_llm)
+                             prompt=s.llm_prompt, prompt_ab=s.llm_prompt_ab, redact_for_llm=s.redact_for_llm,
+                             max_facts_age_s=s.order_max_age_s)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.sources is not None:
+            self.sources.close()
         self.engine.dispose()
+
+
+def build_sources(settings: Settings, engine: Any, clock: Clock, store: Any) -> tuple[Any, Any]:
+    """Per-shop order sources behind the shared facts cache, and the pushed-events handler."""
+    from knowledge.sources.cache import FactsCache, build_backend
+    from knowledge.sources.config import SourceConfigStore
+    from knowledge.sources.events import OrderEvents
+    from knowledge.sources.router import OrderSources
+    from knowledge.sources.secretbox import SecretBox
+    from knowledge.sources.telemetry import SourceTelemetry
+
+    box = SecretBox(settings.secret_key.get_secret_value() if settings.secret_key else None)
+    configs = SourceConfigStore(engine, clock, box)
+    telemetry = SourceTelemetry()
+    backend = build_backend(settings.order_cache_backend, redis_url=settings.redis_url, engine=engine, clock=clock,
+                            max_per_shop=settings.order_cache_max_per_shop, keep_s=settings.order_max_age_s * 2)
+    cache = FactsCache(backend, clock, ttl_s=settings.order_cache_ttl_s, max_age_s=settings.order_max_age_s,
+                       telemetry=telemetry, lock_s=settings.order_source_timeout_s * (settings.order_source_retries + 1)
+                       + 5)
+    sources = OrderSources(store=store, configs=configs, cache=cache, clock=clock, telemetry=telemetry,
+                           timeout_s=settings.order_source_timeout_s, retries=settings.order_source_retries,
+                           backoff_s=settings.order_source_backoff_s)
+    events = OrderEvents(engine, clock, configs, cache, store, max_skew_s=settings.order_events_max_skew_s)
+    return sources, events
 
 
 def build_index(settings: Settings, knowledge: KnowledgeStore) -> tuple[Any, Any]:
