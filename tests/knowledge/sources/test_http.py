@@ -76,7 +76,7 @@ def test_errors_map_to_behaviour(shop_api, configs, make_sources, sleeps) -> Non
     assert e.value.retry_after == 30
     shop_api.behaviour.delay_s = 1.0
     with pytest.raises(SourceRemoteError) as e2:
-        make_sources(timeout_s=0.2, retries=0).get(SHOP, "A1001")
+        make_sources(timeout_s=0.2, retries=0).check(SHOP, "A1001")
     assert e2.value.code == "http:timeout"
 
 
