@@ -138,7 +138,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     app.state.limiter = RateLimiter(settings.rate_limit_per_min, settings.redis_url)
 
-    from api.routes import demo_chat, drafts, feedback, health, keys, knowledge, order_source, orders, pages, shop
+    from api.routes import (
+        demo_chat,
+        drafts,
+        feedback,
+        health,
+        keys,
+        knowledge,
+        order_source,
+        orders,
+        pages,
+        shop,
+    )
 
     for r in (health.router, drafts.router, order_source.router, orders.router, keys.router, feedback.router,
               knowledge.router, shop.router, pages.router, demo_chat.router):

@@ -357,6 +357,11 @@ function fillFacts(dl, d) {
     if (last) fact(dl, "Last event", h("span", { lang: "zh", text: `${fmtTime(last.at)} ${last.desc || ""}` }));
   }
   if (f.refund) fact(dl, "Refund", f.refund.status || "yes");
+  if (d.facts_age_s != null) {
+    const age = d.facts_age_s < 90 ? `${Math.round(d.facts_age_s)} s` : `${Math.round(d.facts_age_s / 60)} min`;
+    fact(dl, "Fetched", h("span", { class: d.order_error ? "muted" : "", text: `${age} before the draft` +
+      (d.order_error ? " (too old: no status claims)" : "") }));
+  }
 }
 
 function fillClaims(claimsUl, commitUl, d) {

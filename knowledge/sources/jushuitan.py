@@ -186,7 +186,8 @@ class JstClient:
         form = {"app_key": self.app_key, "timestamp": int(self.clock.now().timestamp()), "charset": "utf-8",
                 "grant_type": "refresh_token", "refresh_token": self.tokens.refresh, "scope": "all"}
         body, code = self._post("/openWeb/auth/refreshToken", form)
-        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        got = body.get("data")
+        data: dict[str, Any] = got if isinstance(got, dict) else {}
         if code != 0 or not data.get("access_token"):
             raise SourceConfigError(f"Jushuitan refused to refresh the access token ({code}): authorise the app "
                                     "again", code=f"jst:refresh:{code}")

@@ -297,7 +297,7 @@ class TaobaoSource:
             parcel["trace"] = "offline" if str(resp.get("status") or "") == _OFFLINE_SIGNED else "none"
             return
         parcel["trace"] = "live"
-        for j, s in enumerate(steps):
+        for s in steps:
             ev: dict[str, Any] = {"at": parse_local(s.get("status_time")), "desc": str(s.get("status_desc") or "")}
             if s.get("action"):
                 ev["action"] = str(s["action"])

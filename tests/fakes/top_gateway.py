@@ -36,7 +36,7 @@ def sign(params: dict[str, str], secret: str, method: str) -> str:
     pieces = [k + params[k] for k in sorted(params) if k != "sign" and params[k] != ""]
     text = "".join(pieces)
     if method == "md5":
-        return hashlib.md5(f"{secret}{text}{secret}".encode("utf-8")).hexdigest().upper()
+        return hashlib.md5(f"{secret}{text}{secret}".encode()).hexdigest().upper()
     algo = hashlib.md5 if method == "hmac" else hashlib.sha256
     return hmac.new(secret.encode("utf-8"), text.encode("utf-8"), algo).hexdigest().upper()
 

@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 from core.errors import InvalidInput
-from knowledge.errors import OrderNotFound, SourceConfigError, SourceMalformed, SourceRateLimited, SourceRemoteError
+from knowledge.errors import (
+    OrderNotFound,
+    SourceConfigError,
+    SourceMalformed,
+    SourceRateLimited,
+    SourceRemoteError,
+)
 from tests.knowledge.sources.conftest import SHOP, connect_http
 
 FACTS: dict[str, Any] = {

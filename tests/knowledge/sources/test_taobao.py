@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 from drafter.situation import assess
-from knowledge.errors import OrderNotFound, SourceConfigError, SourceMalformed, SourceRateLimited, SourceRemoteError
+from knowledge.errors import (
+    OrderNotFound,
+    SourceConfigError,
+    SourceMalformed,
+    SourceRateLimited,
+    SourceRemoteError,
+)
 from knowledge.shop_settings import ShopSettings
 from tests.knowledge.sources.conftest import NOW, SHOP, connect_top
 
