@@ -45,7 +45,7 @@ def _time(fn: Callable[[], Any], n: int) -> list[float]:
 def run(n: int = 300) -> dict[str, Any]:
     from core.clock import SystemClock
     from core.db import make_engine, migrate
-    from knowledge.demo_orders import DemoOrderStore
+    from knowledge.order_store import SqlOrderStore
     from knowledge.shops import ShopStore
     from knowledge.sources.cache import FactsCache, SqlBackend
     from knowledge.sources.config import SourceConfigStore
@@ -66,7 +66,7 @@ def run(n: int = 300) -> dict[str, Any]:
     migrate(eng)
     configs = SourceConfigStore(eng, clock, SecretBox(new_key()))
     tel = SourceTelemetry()
-    src = OrderSources(store=DemoOrderStore(eng, clock), configs=configs, telemetry=tel, clock=clock,
+    src = OrderSources(store=SqlOrderStore(eng, clock), configs=configs, telemetry=tel, clock=clock,
                        cache=FactsCache(SqlBackend(eng, clock, 1000), clock, ttl_s=3600, max_age_s=7200,
                                         telemetry=tel))
     top, jst, api = FakeTop(), FakeJushuitan(), FakeShopEndpoint(hmac_secret="bench-hmac-secret-0000")

@@ -62,7 +62,7 @@ ROUTES = [
     Route("PUT", "/v1/shop/settings", MANAGERS, {"daily_cutoff": "16:00"}),
     Route("GET", "/v1/shop/order-source", ("admin",)),
     Route("PUT", "/v1/shop/order-source", ("admin",), {"kind": "store"}),
-    Route("POST", "/v1/shop/order-source/check", ("admin",), {"order_id": "T1001"}),
+    Route("POST", "/v1/shop/order-source/check", ("admin",), {"order_id": "T1001"}, owned=True),
     # Pushed events are signed with the shop's events secret, not an API key: unsigned is 401 for everyone.
     Route("POST", "/v1/orders/events", None, {"id": "e1", "order": {"order_id": "T1001"}}, fixed=401),
     Route("GET", "/v1/keys", ("admin",)),

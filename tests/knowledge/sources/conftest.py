@@ -11,7 +11,7 @@ import pytest
 
 from core.clock import FixedClock
 from core.db import make_engine, migrate
-from knowledge.demo_orders import DemoOrderStore
+from knowledge.order_store import SqlOrderStore
 from knowledge.shops import ShopStore
 from knowledge.sources.cache import FactsCache, SqlBackend
 from knowledge.sources.config import SourceConfigStore
@@ -67,7 +67,7 @@ def make_sources(engine, clock: FixedClock, configs: SourceConfigStore, sleeps: 
         tel = SourceTelemetry()
         cache = FactsCache(backend or SqlBackend(engine, clock, 1000), clock, ttl_s=ttl_s, max_age_s=max_age_s,
                            telemetry=tel)
-        s = OrderSources(store=DemoOrderStore(engine, clock), configs=configs, cache=cache, clock=clock,
+        s = OrderSources(store=SqlOrderStore(engine, clock), configs=configs, cache=cache, clock=clock,
                          telemetry=tel, timeout_s=timeout_s, retries=retries, backoff_s=0.2, sleep=sleeps)
         made.append(s)
         return s

@@ -59,7 +59,7 @@ def test_a_burst_of_50_drafts_makes_one_upstream_call(top, engine, clock, config
 def _worker(db_url: str, redis_ns: str | None, gateway: str, secret_key: str, n: int, out: mp.Queue) -> None:
     from core.clock import SystemClock
     from core.db import make_engine
-    from knowledge.demo_orders import DemoOrderStore
+    from knowledge.order_store import SqlOrderStore
     from knowledge.sources.cache import FactsCache
     from knowledge.sources.config import SourceConfigStore
     from knowledge.sources.router import OrderSources
@@ -75,7 +75,7 @@ def _worker(db_url: str, redis_ns: str | None, gateway: str, secret_key: str, n:
     else:
         backend = SqlBackend(eng, clock, 1000)  # type: ignore[assignment]
     tel = SourceTelemetry()
-    src = OrderSources(store=DemoOrderStore(eng, clock), configs=SourceConfigStore(eng, clock, SecretBox(secret_key)),
+    src = OrderSources(store=SqlOrderStore(eng, clock), configs=SourceConfigStore(eng, clock, SecretBox(secret_key)),
                        cache=FactsCache(backend, clock, ttl_s=30, max_age_s=900, telemetry=tel), clock=clock,
                        telemetry=tel)
     with ThreadPoolExecutor(max_workers=n) as pool:
