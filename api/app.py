@@ -116,9 +116,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         own = container is None
         if own:
             app.state.container = _start(settings, clock, build)
+        listener = None
+        if getattr(app.state, "metrics", None) is not None and app.state.container.sources is not None:
+            listener = app.state.metrics.observe_source
+            app.state.container.sources.telemetry.subscribe(listener)
         try:
             yield
         finally:
+            if listener is not None:
+                app.state.container.sources.telemetry.unsubscribe(listener)
             if own:
                 app.state.container.close()
 
@@ -133,10 +139,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.limiter = RateLimiter(settings.rate_limit_per_min, settings.redis_url,
                                     clock=container.clock if container is not None else clock)
 
-    from api.routes import demo_chat, drafts, feedback, health, keys, knowledge, orders, pages, shop
+    from api.routes import (
+        demo_chat,
+        drafts,
+        feedback,
+        health,
+        keys,
+        knowledge,
+        order_source,
+        orders,
+        pages,
+        shop,
+    )
 
-    for r in (health.router, drafts.router, orders.router, keys.router, feedback.router, knowledge.router,
-              shop.router, pages.router, demo_chat.router):
+    for r in (health.router, drafts.router, order_source.router, orders.router, keys.router, feedback.router,
+              knowledge.router, shop.router, pages.router, demo_chat.router):
         app.include_router(r)
     if settings.metrics == "on":
         from fastapi.responses import Response

@@ -17,12 +17,14 @@ app = typer.Typer(help="replydesk: honest reply drafts for e-commerce customer s
 demo_app = typer.Typer(help="The demo shop.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 kb_app = typer.Typer(help="The knowledge base (policies, notices) and its index.", no_args_is_help=True)
-orders_app = typer.Typer(help="Orders of the demo order store.", no_args_is_help=True)
+orders_app = typer.Typer(help="Orders: the shop's order source, its store, and checks.", no_args_is_help=True)
+shops_app = typer.Typer(help="Shops: create and list them.", no_args_is_help=True)
 prompts_app = typer.Typer(help="Prompt files and phrasebooks.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 app.add_typer(keys_app, name="keys")
 app.add_typer(kb_app, name="kb")
 app.add_typer(orders_app, name="orders")
+app.add_typer(shops_app, name="shops")
 app.add_typer(prompts_app, name="prompts")
 
 Shop = Annotated[str, typer.Option("--shop", help="Shop id.")]
@@ -125,6 +127,127 @@ def orders_update(order_id: str, patch: Annotated[str, typer.Argument(help="JSON
         _fail(f"the patch is not valid JSON: {exc.msg}", 2)
     with _container(with_index=False) as c:
         typer.echo(c.orders.update(shop, order_id, body).model_dump_json(indent=2))
+
+
+@orders_app.command("keygen")
+def orders_keygen() -> None:
+    """Print a new REPLYDESK_SECRET_KEY (the key that encrypts order-source credentials at rest)."""
+    from knowledge.sources.secretbox import new_key
+
+    typer.echo(new_key())
+
+
+@orders_app.command("connect")
+def orders_connect(
+    shop: Annotated[str, typer.Option("--shop", help="Shop id.")],
+    source: Annotated[str, typer.Option("--source", help="store | taobao | jushuitan | http")],
+    url: Annotated[str | None, typer.Option(help="http: the endpoint; GET URL/{order_id} answers order facts")] = None,
+    hmac_secret: Annotated[str | None, typer.Option("--hmac-secret", help="http: sign requests with this")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="http: a JSON field mapping file")] = None,
+    app_key: Annotated[str | None, typer.Option("--app-key", help="taobao/jushuitan: the app key")] = None,
+    app_secret: Annotated[str | None, typer.Option("--app-secret", help="taobao/jushuitan: the app secret")] = None,
+    session: Annotated[str | None, typer.Option(help="taobao: the shop's session key")] = None,
+    sign_method: Annotated[str, typer.Option("--sign-method", help="taobao: md5 | hmac | hmac-sha256")] = "md5",
+    gateway: Annotated[str | None, typer.Option(help="taobao: gateway URL (default the official one)")] = None,
+    no_trace: Annotated[bool, typer.Option("--no-trace", help="taobao: do not read parcel traces")] = False,
+    access_token: Annotated[str | None, typer.Option("--access-token", help="jushuitan: access token")] = None,
+    refresh_token: Annotated[str | None, typer.Option("--refresh-token", help="jushuitan: refresh token")] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="jushuitan: API base URL")] = None,
+    events_secret: Annotated[str | None, typer.Option("--events-secret",
+                                                      help="secret that signs pushed order events")] = None,
+) -> None:
+    """Connect a shop's orders to a source. Credentials are stored encrypted and never printed."""
+    settings: dict[str, Any] = {}
+    secrets: dict[str, str | None] = {}
+    if source == "http":
+        if not url:
+            _fail("--source http needs --url URL", 2)
+        settings = {"url": url}
+        if mapping is not None:
+            try:
+                settings["mapping"] = json.loads(mapping.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                _fail(f"cannot read the mapping {mapping}: {exc}", 2)
+        secrets = {"hmac_secret": hmac_secret}
+    elif source == "taobao":
+        settings = {"app_key": app_key, "sign_method": sign_method, "trace": not no_trace,
+                    **({"gateway_url": gateway} if gateway else {})}
+        secrets = {"app_secret": app_secret, "session": session}
+    elif source == "jushuitan":
+        settings = {"app_key": app_key, **({"base_url": base_url} if base_url else {})}
+        secrets = {"app_secret": app_secret, "access_token": access_token, "refresh_token": refresh_token}
+    elif source != "store":
+        _fail("--source must be store, taobao, jushuitan or http", 2)
+    with _container(with_index=False) as c:
+        configs = c.sources.configs
+        rec = configs.connect(shop, source, {k: v for k, v in settings.items() if v is not None}, secrets,
+                              author="cli")
+        if events_secret:
+            rec = configs.set_events_secret(shop, events_secret, author="cli")
+        pub = rec.public(configs.box)
+        typer.echo(f"shop {shop}: orders from {pub['kind']} (revision {pub['revision']}); credentials set: "
+                   f"{', '.join(pub['secrets_set']) or 'none'}; events secret: "
+                   f"{'set' if pub['events_secret_set'] else 'not set'}")
+
+
+@orders_app.command("events-secret")
+def orders_events_secret(shop: Annotated[str, typer.Option("--shop", help="Shop id.")]) -> None:
+    """Create (or replace) the secret that signs the shop's pushed order events; printed once, last line."""
+    import secrets as pysecrets
+
+    with _container(with_index=False) as c:
+        secret = pysecrets.token_urlsafe(32)
+        c.sources.configs.set_events_secret(shop, secret, author="cli")
+        typer.echo(f"new events secret for shop {shop} (shown once):", err=True)
+        typer.echo(secret)
+
+
+@orders_app.command("check")
+def orders_check(order_id: str, shop: Shop = "demo") -> None:
+    """Read one order from the shop's source now: the normalised facts and the raw mapping."""
+    with _container(with_index=False) as c:
+        c.shops.get(shop)
+        typer.echo(json.dumps(c.sources.check(shop, order_id), ensure_ascii=False, indent=2, default=str))
+
+
+# -- shops --------------------------------------------------------------------------------------
+
+@shops_app.command("create")
+def shops_create(shop_id: str, name: Annotated[str | None, typer.Option(help="Display name")] = None,
+                 settings: Annotated[Path | None, typer.Option(help="Shop settings JSON file")] = None) -> None:
+    """Create a shop (its settings from FILE, or the defaults)."""
+    import re
+
+    from pydantic import ValidationError
+
+    from knowledge.shop_settings import ShopSettings
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", shop_id):
+        _fail("a shop id is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", 2)
+    parsed = None
+    if settings is not None:
+        try:
+            parsed = ShopSettings.model_validate(json.loads(settings.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as exc:
+            _fail(f"cannot read {settings}: {exc}", 2)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            _fail(f"{settings}: {'.'.join(str(x) for x in err['loc'])}: {err['msg']}", 2)
+    with _container(with_index=False) as c:
+        if c.shops.exists(shop_id):
+            _fail(f"shop {shop_id!r} already exists", 1)
+        shop_rec = c.shops.ensure(shop_id, name=name, settings=parsed)
+        typer.echo(f"created shop {shop_rec.id} ({shop_rec.name})")
+
+
+@shops_app.command("list")
+def shops_list() -> None:
+    """One shop per line: id, name, settings revision, order source."""
+    with _container(with_index=False) as c:
+        for s in c.shops.list():
+            rec = c.sources.configs.get(s.id)
+            typer.echo(f"{s.id}\t{s.name}\tsettings rev {s.settings_revision}\t"
+                       f"orders: {rec.kind if rec else 'store'}")
 
 
 # -- keys ---------------------------------------------------------------------------------------

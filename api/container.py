@@ -23,6 +23,8 @@ from knowledge.store import KnowledgeStore
 
 if TYPE_CHECKING:  # the index stack (Chroma, the model) and the LLM client load only when built
     from drafter.llm import LLMClient
+    from knowledge.sources.events import OrderEvents
+    from knowledge.sources.router import OrderSources
     from knowledge.retrieve import Retriever
     from knowledge.service import KnowledgeService
 
@@ -41,6 +43,8 @@ class Container:
     keys: KeyStore
     review: Review
     feedback: FeedbackLog
+    sources: OrderSources    # what drafts read orders from (each shop's source behind the facts cache)
+    events: OrderEvents      # pushed order updates
     service: KnowledgeService | None = None  # knowledge writes that keep the index in step (None: no index)
     retriever: Retriever | None = None
     llm: LLMClient | None = None  # built on first use: see llm_client()
@@ -55,14 +59,16 @@ class Container:
         engine = make_engine(settings.resolved_database_url)
         if run_migrations:
             migrate(engine)
+        from knowledge.wiring import build_knowledge, build_orders
+
         knowledge = KnowledgeStore(engine, clock)
+        orders = orders or SqlOrderStore(engine, clock)
+        sources, events = build_orders(settings, engine, clock, orders)
         c = cls(settings=settings, clock=clock, engine=engine, shops=ShopStore(engine, clock),
-                knowledge=knowledge, orders=orders or SqlOrderStore(engine, clock),
+                knowledge=knowledge, orders=orders, sources=sources, events=events,
                 drafts=DraftStore(engine, clock), keys=KeyStore(engine, clock), review=Review(engine, clock),
                 feedback=FeedbackLog(engine))
         if with_index:
-            from knowledge.wiring import build_knowledge
-
             c.service, c.retriever = build_knowledge(settings, knowledge)
         return c
 
@@ -76,11 +82,14 @@ class Container:
 
     def draft_services(self) -> DraftServices:
         s = self.settings
-        return DraftServices(shops=self.shops, knowledge=self.knowledge, orders=self.orders, clock=self.clock,
+        return DraftServices(shops=self.shops, knowledge=self.knowledge, orders=self.sources, clock=self.clock,
                              retriever=self.retriever, order_timeout_s=s.order_timeout_s,
                              retrieve_k=s.retrieve_k, executor=self.executor, llm=self.llm_client(),
-                             prompt=s.llm_prompt, prompt_ab=s.llm_prompt_ab, redact_for_llm=s.redact_for_llm)
+                             prompt=s.llm_prompt, prompt_ab=s.llm_prompt_ab, redact_for_llm=s.redact_for_llm,
+                             max_facts_age_s=s.order_max_age_s)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.sources is not None:
+            self.sources.close()
         self.engine.dispose()

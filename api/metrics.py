@@ -25,6 +25,26 @@ class Metrics:
                                  buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.13, 0.25,
                                           0.5, 1, 2.5), registry=self.registry)
 
+        self.upstream = Counter("replydesk_order_upstream_calls_total", "Calls to order-source platforms",
+                                ["kind", "api"], registry=self.registry)
+        self.upstream_errors = Counter("replydesk_order_upstream_errors_total", "Failed order-source calls by code",
+                                       ["kind", "code"], registry=self.registry)
+        self.upstream_latency = Histogram("replydesk_order_upstream_seconds", "Latency of order-source calls",
+                                          ["kind"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+                                          registry=self.registry)
+        self.order_cache = Counter("replydesk_order_cache_total", "Order-facts cache results "
+                                   "(hit, push, coalesced, miss, stale)", ["kind", "result"], registry=self.registry)
+
+    def observe_source(self, event: str, data: dict) -> None:  # type: ignore[type-arg]
+        """Listener for knowledge.sources.telemetry events."""
+        if event == "upstream":
+            self.upstream.labels(data["kind"], data["api"]).inc()
+            self.upstream_latency.labels(data["kind"]).observe(data["seconds"])
+            if data["code"] != "ok":
+                self.upstream_errors.labels(data["kind"], data["code"]).inc()
+        elif event == "cache":
+            self.order_cache.labels(data["kind"], data["result"]).inc()
+
     def observe_draft(self, result: object) -> None:
         r = result  # DraftResult; typed loosely to keep api.metrics free of drafter imports at module level
         self.drafts.labels(r.intent.kind, r.composer, str(r.needs_human).lower()).inc()  # type: ignore[attr-defined]

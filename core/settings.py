@@ -50,6 +50,23 @@ class Settings(BaseSettings):
     # Passages the retriever hands to the composer.
     retrieve_k: int = 4
 
+    # Order sources (knowledge/sources). A Fernet key (``replydesk orders keygen``) that encrypts the
+    # sources' credentials at rest; without it no credential can be stored or read.
+    secret_key: SecretStr | None = None
+    # How long fetched facts are served from the cache before the source is asked again.
+    order_cache_ttl_s: float = 30.0
+    # Facts older than this are never used for status claims (the draft says less instead).
+    order_max_age_s: float = 900.0
+    order_cache_max_per_shop: int = 5000
+    # auto: Redis when REDIS_URL answers, else the database.
+    order_cache_backend: Literal["auto", "redis", "database"] = "auto"
+    # One upstream call's HTTP timeout; remote (isp.*) errors are retried this many times with backoff.
+    order_source_timeout_s: float = 1.5
+    order_source_retries: int = 2
+    order_source_backoff_s: float = 0.2
+    # Pushed events signed longer ago than this are refused (replays).
+    order_events_max_skew_s: int = 300
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -142,3 +142,53 @@ idempotency_keys = sa.Table(
     sa.Column("owner", sa.String(32)),
     sa.Column("heartbeat_at", UTCDateTime()),
 )
+
+# 0006: which source each shop's orders come from. Credentials live only in ``secrets_enc`` and
+# ``events_secret_enc`` (Fernet tokens under REPLYDESK_SECRET_KEY); ``config_json`` holds no secret.
+order_sources = sa.Table(
+    "order_sources", metadata,
+    sa.Column("shop_id", sa.String(64), sa.ForeignKey("shops.id"), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("config_json", sa.Text, nullable=False),
+    sa.Column("secrets_enc", sa.Text),
+    sa.Column("events_secret_enc", sa.Text),
+    sa.Column("revision", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_by", sa.String(100)),
+    sa.Column("last_success_at", UTCDateTime()),
+    sa.Column("last_error_at", UTCDateTime()),
+    sa.Column("last_error_code", sa.String(80)),
+    sa.Column("last_error", sa.String(500)),
+)
+
+# 0006: facts fetched from (or pushed by) a shop's source, shared by every worker when Redis is not used.
+order_cache = sa.Table(
+    "order_cache", metadata,
+    sa.Column("shop_id", sa.String(64), primary_key=True),
+    sa.Column("order_id", sa.String(64), primary_key=True),
+    sa.Column("facts_json", sa.Text, nullable=False),
+    sa.Column("origin", sa.String(10), nullable=False),
+    sa.Column("fetched_at", UTCDateTime(), nullable=False),
+    sa.Column("stored_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_order_cache_shop_stored", "shop_id", "stored_at"),
+)
+
+# 0006: one worker fetches an order while the others wait for its answer (single flight).
+order_fetch_locks = sa.Table(
+    "order_fetch_locks", metadata,
+    sa.Column("shop_id", sa.String(64), primary_key=True),
+    sa.Column("order_id", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+# 0006: pushed order events, kept by id so a redelivery is applied once.
+order_events = sa.Table(
+    "order_events", metadata,
+    sa.Column("shop_id", sa.String(64), primary_key=True),
+    sa.Column("event_id", sa.String(128), primary_key=True),
+    sa.Column("kind", sa.String(60), nullable=False),
+    sa.Column("order_id", sa.String(64)),
+    sa.Column("result", sa.String(40), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+)

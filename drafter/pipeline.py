@@ -60,6 +60,8 @@ class DraftServices:
     prompt: str = "urge_reply@v1"
     prompt_ab: str | None = None
     redact_for_llm: bool = True
+    # Facts read longer ago than this (``fetched_at``) are not used for status claims.
+    max_facts_age_s: float | None = None
     # One small pool shared by drafts: the order call runs there so a hung source costs a timeout,
     # not a worker.
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
@@ -135,12 +137,17 @@ def run(request: DraftRequest, shop_id: str, services: DraftServices, *,
             services.orders, services.executor, shop_id, request.order_id, services.order_timeout_s))
 
     now = clock.now()
+    facts_age_s = round((now - facts.fetched_at).total_seconds(), 1) if facts and facts.fetched_at else None
+    assessed = facts
+    if facts_age_s is not None and services.max_facts_age_s is not None and facts_age_s > services.max_facts_age_s:
+        # Too old to stand for the order's status: shown to the agent, never claimed to the buyer.
+        assessed, order_error = None, "unavailable"
     shop = services.shops.get(shop_id)
     settings: ShopSettings = shop.settings
     notices = [Notice(id=n.id, revision=n.revision, text=n.text, valid_from=n.valid_from, valid_to=n.valid_to)
                for n in services.knowledge.active_notices(shop_id, now)]
     situation: Situation = step("situation", lambda: assess(
-        facts, settings, notices, now, order_error=order_error, message_hint=request.message))
+        assessed, settings, notices, now, order_error=order_error, message_hint=request.message))
 
     passages: list[Citation] = []
     passage_texts: list[str] = []
@@ -187,7 +194,7 @@ def run(request: DraftRequest, shop_id: str, services: DraftServices, *,
             needs_human=needs_human, human_reason=reason, citations=comp.citations, commitments=commitments,
             actions=comp.actions, guard=report, prompt=prompt_ref,
             facts=facts.model_dump(mode="json") if facts else None, order_error=order_error,
-            timings_ms=dict(timings), usage=usage)
+            facts_age_s=facts_age_s, timings_ms=dict(timings), usage=usage)
 
     template_result = result(text, report, "template", None, comp.prompt)
     if on_template is not None:

@@ -53,5 +53,7 @@ class DraftResult(BaseModel):
     prompt: PromptRef
     facts: dict[str, Any] | None = None
     order_error: Literal["timeout", "not_found", "unavailable"] | None = None
+    facts_age_s: float | None = Field(default=None, description="How old the facts were when drafted (from their "
+                                      "fetched_at); facts older than the limit are shown but never claimed")
     timings_ms: dict[str, float] = Field(default_factory=dict)
     usage: dict[str, Any] | None = Field(default=None, description="LLM token usage of this draft, if a model was called")

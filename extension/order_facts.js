@@ -65,4 +65,9 @@ export function fillFacts(dl, d) {
     if (last) fact(dl, "Last event", el("span", `${fmtTime(last.at)} ${last.desc || ""}`, "", { lang: "zh" }));
   }
   if (f.refund) fact(dl, "Refund", f.refund.status || "yes");
+  if (d.facts_age_s != null) {
+    const age = d.facts_age_s < 90 ? `${Math.round(d.facts_age_s)} s` : `${Math.round(d.facts_age_s / 60)} min`;
+    fact(dl, "Fetched", el("span", `${age} before the draft` + (d.order_error ? " (too old: no status claims)" : ""),
+      d.order_error ? "muted" : ""));
+  }
 }

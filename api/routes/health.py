@@ -35,5 +35,13 @@ def readyz(c: ContainerDep) -> JSONResponse:
         checks["index"] = "disabled"
     checks["order_source"] = "ok" if c.orders is not None else "missing"
     ready = all(v in ("ok", "disabled") for v in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
+    # Each shop's configured order source: reported, not gating (one shop's platform outage must not
+    # take the API out of rotation for every shop).
+    sources: list[dict[str, object]] = []
+    if c.sources is not None:
+        try:
+            sources = c.sources.status()
+        except Exception as exc:
+            sources = [{"error": type(exc).__name__}]
+    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks, "order_sources": sources},
                         status_code=200 if ready else 503)

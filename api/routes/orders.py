@@ -20,7 +20,8 @@ def list_orders(key: Principal, c: ContainerDep) -> list[OrderFacts]:
 
 @router.get("/{order_id}", response_model=OrderFacts)
 def get_order(order_id: str, key: Principal, c: ContainerDep) -> OrderFacts:
-    return c.orders.get(key.shop_id, order_id)
+    """The order's live facts, from the shop's configured source (through the cache) or its order store."""
+    return c.sources.get(key.shop_id, order_id)
 
 
 @router.put("/{order_id}", response_model=OrderFacts)

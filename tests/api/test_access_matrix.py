@@ -26,6 +26,7 @@ class Route:
     allowed: tuple[str, ...] | None  # None: public
     body: dict | None = None
     owned: bool = False             # addresses one resource of a shop (404 from another shop)
+    fixed: int | None = None        # the same answer for every key (authenticated otherwise, e.g. signed events)
 
 
 ROUTES = [
@@ -59,6 +60,11 @@ ROUTES = [
     Route("POST", "/v1/knowledge/{item}/restore", MANAGERS, {"revision": 1}, owned=True),
     Route("GET", "/v1/shop/settings", MANAGERS),
     Route("PUT", "/v1/shop/settings", MANAGERS, {"daily_cutoff": "16:00"}),
+    Route("GET", "/v1/shop/order-source", ("admin",)),
+    Route("PUT", "/v1/shop/order-source", ("admin",), {"kind": "store"}),
+    Route("POST", "/v1/shop/order-source/check", ("admin",), {"order_id": "T1001"}, owned=True),
+    # Pushed events are signed with the shop's events secret, not an API key: unsigned is 401 for everyone.
+    Route("POST", "/v1/orders/events", None, {"id": "e1", "order": {"order_id": "T1001"}}, fixed=401),
     Route("GET", "/v1/keys", ("admin",)),
     Route("POST", "/v1/keys", ("admin",), {"role": "agent"}),
     Route("DELETE", "/v1/keys/{key}", ("admin",), owned=True),
@@ -66,6 +72,8 @@ ROUTES = [
 
 
 def expected(route: Route, role: str | None, same_shop: bool) -> int:
+    if route.fixed is not None:
+        return route.fixed
     if route.allowed is None:
         return 200
     if role is None:
