@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 import uuid
@@ -28,6 +29,8 @@ from sqlalchemy.exc import IntegrityError
 
 from core.errors import Conflict, InvalidInput
 from core.tables import idempotency_keys
+
+log = logging.getLogger("replydesk.idempotency")
 
 MAX_KEY = 200
 WAIT_S = 30.0      # how long a twin waits for the first request's answer (real time)
@@ -119,10 +122,13 @@ class _Claims:
 
     def _heartbeat(self, stop: threading.Event) -> None:
         while not stop.wait(HEARTBEAT_S):
-            with self.engine.begin() as conn:
-                conn.execute(idempotency_keys.update()
-                             .where(self.where & (idempotency_keys.c.owner == self.owner))
-                             .values(heartbeat_at=self.clock.now()))
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(idempotency_keys.update()
+                                 .where(self.where & (idempotency_keys.c.owner == self.owner))
+                                 .values(heartbeat_at=self.clock.now()))
+            except Exception as exc:  # one missed beat is harmless; a lease's worth lets a twin take over
+                log.warning("idempotency heartbeat failed: %s", type(exc).__name__)
 
     def _release(self) -> None:
         """The request failed: drop the claim so that a retry (or a waiting twin) can act."""

@@ -200,3 +200,27 @@ def test_an_abandoned_claim_is_taken_over_after_its_lease(world: tuple[Container
         taken = client.post(path, json=body, headers=h)
         assert taken.status_code == 200 and taken.json()["event"] == "rejected"
         assert client.post(path, json=body, headers=h).json() == taken.json()
+
+
+def test_a_working_claim_heartbeats_so_it_is_not_taken_over(world: tuple[Container, dict], clock: FixedClock,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first request slower than the lease keeps its claim alive: a twin waits instead of acting too."""
+    from api import idempotency
+
+    monkeypatch.setattr(idempotency, "HEARTBEAT_S", 0.05)
+    c, keys = world
+    gate = Gate(hold_s=2.0)
+    c.orders = GatedOrders(c.orders, gate)
+    h = {**auth(keys["agent"]), "Idempotency-Key": "slow-1"}
+    body = {"order_id": "T1006", "message": "发货了吗"}
+    with TestClient(create_app(container=c)) as client, ThreadPoolExecutor(2) as pool:
+        first = pool.submit(client.post, "/v1/drafts", json=body, headers=h)
+        while gate.entered == 0:  # the first request is acting
+            time.sleep(0.01)
+        clock.advance(seconds=idempotency.LEASE_S * 3)  # longer than a lease passes while it works...
+        time.sleep(0.3)  # ...and it heartbeats meanwhile
+        twin = pool.submit(client.post, "/v1/drafts", json=body, headers=h)
+        a, b = first.result(), twin.result()
+    assert gate.entered == 1
+    assert a.status_code == b.status_code == 201 and a.json() == b.json()
+    assert b.headers.get("idempotent-replayed") == "true"
