@@ -98,7 +98,7 @@ _MON = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _DATE = re.compile(
     r"(?P<y>\d{4})\s*[-/.年]\s*(?P<ym>\d{1,2})\s*[-/.月]\s*(?P<yd>\d{1,2})"
     rf"|(?P<m>{_N})\s*月\s*(?P<d>{_N})\s*(?:日|号)?"
-    r"|(?<![\d.:/-])(?P<pm>\d{1,2})\.(?P<pd>\d{1,2})\s*(?:日|号)"
+    r"|(?<![\d.:/-])(?P<pm>\d{1,2})\.(?P<pd>\d{1,2})\s*(?:日|号|(?=起|恢复|开始|发|前|之前|后|以后|至|到))"
     r"|(?<![\d.:/-])(?P<nm>\d{1,2})[-/](?P<nd>\d{1,2})"
     r"(?![\d:/-]|\s*(?:天|个|元|%|日内|工作日|days?\b|business|working))"
     rf"|\b(?P<em>{_MON})\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?\b"
