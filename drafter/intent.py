@@ -19,7 +19,6 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import opencc
-
 from pydantic import BaseModel
 
 Kind = Literal["urge", "logistics", "change_request", "complaint", "other"]
