@@ -61,7 +61,7 @@ _SHIPPED = re.compile(
 )
 # "马上发", "稍后发出", "right away", "tonight": a day (today) promised without naming a date.
 _ASAP = re.compile(
-    r"(?:马上|立刻|立即|立马|即刻|稍后|一会儿?|待会儿?|等一?下|很快|随后|尽快|第一时间|今晚|今夜|当天)"
+    r"(?P<w>马上|立刻|立即|立马|即刻|稍后|一会儿?|待会儿?|等一?下|很快|随后|尽快|第一时间|今晚|今夜|当天)"
     r"[^。！？!?；;，,\n]{0,6}?(?:发货|发出|寄出|出库|发走|寄走|发给您|给您发|安排发|发(?![票现生送布])|寄)"
     r"|\b(?:right away|immediately|in a (?:moment|minute|bit)|shortly|straight away|right now|tonight|asap|"
     r"as soon as possible|later today|within the hour)\b[^.!?;\n]{0,20}?\b(?:ship|dispatch|send|go(?:es)? out|leave)"
@@ -361,7 +361,8 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
     # "At once" promises ("马上发", "稍后发出", "right away", "tonight"): only when today is the day.
     for m in _ASAP.finditer(text):
         before, after = _clause(text, m.start(), m.end())
-        if _negated(before) or _ASAP_OK.search(before[-10:] + m.group(0)) or _QUESTION_AFTER.match(after) or (
+        rest = m.group(0)[len(m.group("w") or ""):]
+        if _negated(before) or _ASAP_OK.search(before[-10:] + rest) or _QUESTION_AFTER.match(after) or (
                 _NEG_NEAR.search(after[:4])):
             continue
         today_ok = s.dispatch_on == today and s.estimate is not None and s.estimate.certainty == "on"
