@@ -236,11 +236,13 @@ _SPAN = re.compile(
     re.I,
 )
 _CUTOFF = re.compile(
-    r"(?:截单|截止付款|付款截止|cut-?off)[^，,。；;\n\d]{0,12}?(?P<h>\d{1,2})\s*(?:[:：点]\s*(?P<mi>\d{2})?|(?P<ampm>am|pm))",
+    r"(?:截单|截止付款|付款截止|cut-?off)[^，,。；;\n\d]{0,20}?(?P<h>\d{1,2})\s*(?:[:：点]\s*(?P<mi>\d{2})?|(?P<ampm>am|pm))",
     re.I,
 )
 _PICKUP = re.compile(
-    r"(?:揽收|揽件|取件|收件|pick-?up|collection)[^，,。；;\n\d]{0,12}?(?P<h>\d{1,2})\s*(?:[:：点]\s*(?P<mi>\d{2})?|(?P<ampm>am|pm))",
+    r"(?:揽收|揽件|取件|收件|pick-?up|collection)[^，,。；;\n\d]{0,20}?(?P<h>\d{1,2})\s*(?:[:：点]\s*(?P<mi>\d{2})?|(?P<ampm>am|pm))"
+    r"|(?:最晚|最后|latest|last)[^，,。；;\n\d]{0,4}?(?P<h2>\d{1,2})\s*(?:[:：点]\s*(?P<mi2>\d{2})?|(?P<ampm2>am|pm))"
+    r"[^，,。；;\n\d]{0,6}?(?:揽收|揽件|取件|收件|pick-?up|collection)",
     re.I,
 )
 _SUSPEND = re.compile(r"暂停|停运|停发|停止|不揽收|不收件|无法|不能|停收|收派|suspend|paused|not (?:available|accept)|unavailable|halt",
@@ -318,9 +320,11 @@ def _dates(sentence: str, ref: date) -> list[_Hit]:
 
 
 def _hhmm(m: re.Match[str]) -> str | None:
-    h = int(m.group("h"))
-    mi = int(m.group("mi") or 0)
-    if (m.group("ampm") or "").lower() == "pm" and h < 12:
+    g = m.groupdict()
+    second = g.get("h") is None and g.get("h2") is not None
+    h = int(g["h2"] if second else g["h"])
+    mi = int((g["mi2"] if second else g["mi"]) or 0)
+    if ((g["ampm2"] if second else g["ampm"]) or "").lower() == "pm" and h < 12:
         h += 12
     if not (0 <= h <= 23):
         return None
@@ -423,7 +427,7 @@ def _carriers(sentence: str, add: Any) -> None:
         clause = sentence[max(0, m.start() - 12):m.end() + (clause_end.start() if clause_end else 20)]
         own_start = max(sentence.rfind(p, 0, m.start()) for p in "，,；;") + 1
         lead = sentence[own_start:m.start()]
-        if re.search(r"改用|改走|改发|换成|换用|使用|switch(?:ed)? to|instead", lead, re.I):
+        if re.search(r"改用|改走|改发|改由|改为|换成|换用|使用|switch(?:ed)? to|instead", lead, re.I):
             continue
         if _SUSPEND.search(clause):
             name = canonical_carrier(m.group(0))
