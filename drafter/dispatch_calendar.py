@@ -258,7 +258,8 @@ def estimate_dispatch(cal: DispatchCalendar, now: datetime, *, paid_at: datetime
             if first is not None and last is not None and last >= open_day:
                 earliest = max(first, open_day)
                 certainty: Certainty = "on" if earliest == last else "between"
-                head = delay_supports[0] if dmax else cal.cutoff_support
+                paused_by = next((w for w in [*why, *why_open] if w.startswith("notice:")), None)
+                head = delay_supports[0] if dmax else (paused_by or cal.cutoff_support)
                 supports = [head, *why, *why_open, *delay_supports]
                 return DispatchEstimate(earliest=earliest, latest=last, certainty=certainty, supports=_uniq(supports))
             if last is not None and last == now.astimezone(cal.zone).date() and why_open:
