@@ -195,12 +195,15 @@ def _carrier_label(name: str | None, lang: str) -> str:
 def _reason_text(supports: list[str], s: Situation, settings: ShopSettings, lang: str) -> str:
     """Why a dispatch day moved, from the estimate's supports (never a guess)."""
     zh = lang == "zh"
-    for sup in supports[1:] if len(supports) > 1 else supports:
+    rank = {"notice": 0, "settings:holidays": 1, "settings:ships_on_weekends": 2, "settings:last_pickup": 3,
+            "policy:daily_cutoff": 4}
+    ordered = sorted((x for x in supports if x), key=lambda x: rank.get("notice" if x.startswith("notice:") else x, 9))
+    for sup in ordered:
         if sup == "settings:last_pickup":
             return (f"快递最后一次揽收（{settings.last_pickup}）已经过了" if zh
                     else f"the courier's last pickup ({settings.last_pickup}) has gone")
         if sup == "policy:daily_cutoff":
-            return (f"付款时已过当天{settings.daily_cutoff}的截单时间" if zh
+            return (f"付款时间晚于{settings.daily_cutoff}的截单时间" if zh
                     else f"payment came after the {settings.daily_cutoff} cutoff")
         if sup == "settings:holidays":
             return "中间遇到节假日，仓库不发货" if zh else "the warehouse is closed for a holiday"
