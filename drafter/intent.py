@@ -60,6 +60,11 @@ _CHANGE = _rx(
     r"指定(?:快递|物流|日期|时间|.{0,4}(?:发|送))|加急|加钱|补差价|拆单|拆开发|分开发|合并发|一起发|就近发",
     r"change (?:the |my )?(?:shipping |delivery )?(?:address|carrier|courier)|update (?:my |the )?address",
     r"(?:ship|send) (?:it |them )?(?:with|via|by) (?:sf|dhl|fedex|ups|ems|express)|switch (?:to|the carrier)",
+    # A given day or time demanded, or a split asked for: only the warehouse or courier can grant it.
+    r"(?:务必|一定要?|必须|需要你们一定|请你们?一定)[^，。!?？]{0,6}(?:今天|明天|后天|今晚|上午|下午|晚上|周[一二三四五六日天末])"
+    r"[^，。!?？]{0,6}(?:送到|送达|配送|送货|到货|发货|发出)",
+    r"(?:能否|能不能|可不可以|可否)在(?:今天|明天|后天|周.)[^，。]{0,4}(?:给我)?(?:送达|送到|配送)",
+    r"(?:今天|明天)就?(?:想|要|需要)(?:收到|拿到)|想要?(?:今天|明天)(?:就)?(?:收到|拿到)|有货(?:的)?先发|先发有货",
     r"expedite|express shipping|rush (?:the |my )?order|different address|specific date|"
     r"hold (?:the|my) (?:order|parcel)",
 )
