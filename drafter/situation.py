@@ -302,9 +302,10 @@ def assess(facts: OrderFacts | None, settings: ShopSettings, notices: list[Notic
         s.overdue = False
         if refund in DONE_REFUNDS:
             s.closed_reason = "refunded"
-        elif facts.paid_at is None and not s.shipments and (
-                status == TradeStatus.TRADE_CLOSED_BY_TAOBAO or refund is None):
-            s.closed_reason = "unpaid"  # never paid: nothing was refunded
+        elif status == TradeStatus.TRADE_CLOSED_BY_TAOBAO and not s.shipments:
+            # Taobao closes a trade "by Taobao" before payment (buyer, seller or timeout): nothing was refunded.
+            # A missing paid_at alone proves nothing: unknown is not "unpaid".
+            s.closed_reason = "unpaid"
         else:
             s.closed_reason = "unknown"
         s.needs_human = s.closed_reason != "unpaid"
