@@ -54,6 +54,8 @@ knowledge_revisions = sa.Table(
     sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("author", sa.String(100)),
+    # 0005: a notice's effects on dispatch (JSON list, see knowledge/notice_effects.py); NULL = none
+    sa.Column("effects_json", sa.Text),
     sa.ForeignKeyConstraint(["shop_id", "item_id"], ["knowledge_items.shop_id", "knowledge_items.id"]),
 )
 

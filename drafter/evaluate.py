@@ -111,7 +111,7 @@ class ScenarioRunner:
                       text=pol["text"])
         for n in notices:
             self._put(shop_id, n["id"], kind="notice", title=n.get("title") or n["id"], text=n["text"],
-                      valid_from=_dt(n.get("valid_from")), valid_to=_dt(n.get("valid_to")))
+                      valid_from=_dt(n.get("valid_from")), valid_to=_dt(n.get("valid_to")), effects=n.get("effects"))
         self._loaded.add(shop_id)  # only once every document is in: a failed load is retried, and fails again
         return shop_id
 

@@ -52,7 +52,30 @@ _SHIPPED = re.compile(
     r"已经?(?:为您|给您|帮您)?(?:发货|发出|寄出|出库|揽收|交给快递|交付快递)|(?:发货|发出|寄出|揽收)了"
     r"|(?:正在|已在)(?:路上|运输|派送)|在路上了?|运输途中|运输中|派送中"
     r"|has (?:been )?(?:shipped|dispatched|sent)|was (?:shipped|dispatched|sent)|(?:is|it's) on (?:its|the) way"
-    r"|in transit|handed (?:over )?to the (?:courier|carrier)|picked up by|already shipped|shipped out",
+    r"|in transit|handed (?:over )?to the (?:courier|carrier)|picked up by|already shipped|shipped out"
+    r"|已经?(?:为您|给您|帮您)?打包(?:好|完)?|打包好了|(?:包裹|宝贝|货)(?:已经?)?打包|已经?(?:交给|交由|给了)快递"
+    r"|快递(?:员|小哥)?(?:已经?|刚刚?)(?:取件|揽件|揽收|取走|拿走|上门取)|已经?出仓"
+    r"|(?:has|have|was|is) (?:been )?(?:packed|boxed up)|(?:courier|carrier|driver) (?:has |just )?(?:collected|picked (?:it|them) up)"
+    r"|collected by the (?:courier|carrier)|(?:left|out of) (?:our|the) warehouse",
+    re.I,
+)
+# "马上发", "稍后发出", "right away", "tonight": a day (today) promised without naming a date.
+_ASAP = re.compile(
+    r"(?P<w>马上|立刻|立即|立马|即刻|稍后|一会儿?|待会儿?|等一?下|很快|随后|尽快|第一时间|今晚|今夜|当天)"
+    r"[^。！？!?；;，,\n]{0,6}?(?:发货|发出|寄出|出库|发走|寄走|发给您|给您发|安排发|发(?![票现生送布])|寄)"
+    r"|\b(?:right away|immediately|in a (?:moment|minute|bit)|shortly|straight away|right now|tonight|asap|"
+    r"as soon as possible|later today|within the hour)\b[^.!?;\n]{0,20}?\b(?:ship|dispatch|send|go(?:es)? out|leave)"
+    r"|\b(?:ship|dispatch|send|go(?:es)? out|leave)\w*\b[^.!?;\n]{0,20}?\b(?:right away|immediately|in a (?:moment|minute|bit)|"
+    r"shortly|straight away|right now|tonight|asap|as soon as possible|later today|within the hour)\b",
+    re.I,
+)
+# Conditions and our own actions that make an "at once" no promise: "到货后马上发出", "马上帮您催仓库".
+_ASAP_OK = re.compile(r"后|之后|以后|一旦|等到|如果|只要|到货|补货|有货|到仓|恢复|催|督促|反馈|转交|核实|加急处理|once|after|when|if |as soon as (?:it|the|we)|urge|ask",
+                      re.I)
+_GIFT = re.compile(
+    r"(?:送|赠|附赠|加送|多送|额外送|补发|补寄)(?:您|你)?(?:一[个份件只]|个|份|件|点)?(?:小)?(?:礼品|礼物|赠品|小样|试用装|小东西)"
+    r"|赠品|小礼品|礼物|免费送|白送|免费赠送|随单赠|"
+    r"\bfree (?:gift|sample|item)s?\b|\bfreebies?\b|\bcomplimentary\b|\b(?:a|an|little|small) gift\b|\bthrow in\b",
     re.I,
 )
 _ARRANGED = re.compile(
@@ -60,7 +83,12 @@ _ARRANGED = re.compile(
     r"(?:has|have) been arranged|arranged (?:for )?(?:shipping|dispatch|shipment)",
     re.I,
 )
-_REVIEW = re.compile(r"好评|五星|5星|五颗星|晒图返|评价返|给个评价|追评|good review|5-star|five[- ]star|positive review", re.I)
+_REVIEW = re.compile(
+    r"好评|五星|5星|五颗星|五分|满分|晒图|晒单|评价(?:返|送|有礼|奖励|领|得)|带图评价|给个评价|写个?评价|追评|评论返|返现|"
+    r"good review|positive review|5[- ]?star|five[- ]star|rate us|leave (?:us )?a (?:\w+ )?review|review (?:us|for)|"
+    r"in exchange for (?:a )?review|cash ?back",
+    re.I,
+)
 _OFF_PLATFORM = re.compile(
     r"微信|weixin|wechat|\bvx\b|\bwx\b|\bQQ\b|加我|加个好友|私聊|手机号|电话联系|打电话|拨打|致电|whatsapp|telegram|"
     r"line id|phone number|call (?:me|us)|(?<!\d)1[3-9]\d{9}(?!\d)|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
@@ -101,7 +129,8 @@ _CARRIER_RE = re.compile(
     "|".join(sorted({re.escape(a) for v in CARRIERS.values() for a in v}, key=len, reverse=True)
              ).replace("SF", r"SF(?![0-9A-Za-z])").replace("EMS", r"(?<![A-Za-z])EMS(?![A-Za-z])")
 )
-_GRANT = re.compile(r"改发|改用|改成|换成|换用|给您发|为您发|帮您发|安排|可以发|就发|switch|change (?:it )?to|upgrade|send (?:it )?(?:by|via|with)", re.I)
+_GRANT = re.compile(r"改发|改用|改走|改成|换成|换用|换个|升级|给您发|为您发|帮您发|给您走|帮您走|安排|可以发|就发|能发|直接走|"
+                    r"switch|change (?:it )?to|upgrade|send (?:it )?(?:by|via|with)|ship (?:it )?(?:by|via|with)", re.I)
 _FORWARD = re.compile(r"仓库确认|转交|反馈给|申请|需要|无法|不能|确认后|核实|备注|登记|check with|forward|pass|ask the warehouse|request", re.I)
 
 _TRACKING = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z]{1,4}\d{8,}[A-Z]{0,2}|\d{10,})(?![A-Za-z0-9])")
@@ -116,13 +145,14 @@ _DATE = re.compile(
     r"|(?P<en2>(?P<d5>\d{1,2})(?:st|nd|rd|th)?\s+(?P<mon2>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*)"
     r"|(?P<wd>(?P<wdp>下下|下|这|本|next\s+|this\s+)?(?:(?:周|星期|礼拜)(?P<wdz>[一二三四五六日天])"
     r"|(?P<wde>mon|tues|wednes|thurs|fri|satur|sun)day\b))"
-    r"|(?P<rel>今天|今日|今儿|明天|明日|明儿|后天|大后天|today|tonight|tomorrow|day after tomorrow)",
+    r"|(?P<rel>今天|今日|今儿|今晚|今夜|当天|当日|明天|明日|明儿|明早|明晚|后天|大后天|today|tonight|tomorrow|day after tomorrow)",
     re.I,
 )
 _WEEKDAYS_ZH = "一二三四五六"
 _WEEKDAYS_EN = ("mon", "tues", "wednes", "thurs", "fri", "satur", "sun")
-_REL_DAYS = {"今天": 0, "今日": 0, "今儿": 0, "today": 0, "tonight": 0, "明天": 1, "明日": 1, "明儿": 1,
-             "tomorrow": 1, "后天": 2, "day after tomorrow": 2, "大后天": 3}
+_REL_DAYS = {"今天": 0, "今日": 0, "今儿": 0, "今晚": 0, "今夜": 0, "当天": 0, "当日": 0, "today": 0, "tonight": 0,
+             "明天": 1, "明日": 1, "明儿": 1, "明早": 1, "明晚": 1, "tomorrow": 1, "后天": 2, "day after tomorrow": 2,
+             "大后天": 3}
 
 _DISPATCH = re.compile(r"发货|发出|寄出|出库|发走|发|ship|dispatch|send|sent|go out|goes out", re.I)
 _DELIVERY = re.compile(r"到货|送达|送到|到达|(?:一定|肯定|保证|应该|就能?|会|能|可以|才能?)到|到您|到家|收到|签收|到手|"
@@ -255,7 +285,12 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
     # characters dropped. Claims quote this canonical form.
     text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
 
-    def claim(kind: str, span: str, support: str | None, reason: str | None = None) -> None:
+    quotes = _quotes(text, s)
+
+    def claim(kind: str, span: str, support: str | None, reason: str | None = None, at: int | None = None) -> None:
+        if support is None and at is not None and kind not in ("asks_good_review", "off_platform", "compensation"):
+            # Words quoted from the shop's own notice or the parcel's own tracking event are that fact.
+            support = next((sup for a, b, sup in quotes if a <= at < b), None)
         r.claims.append(Claim(kind=kind, text=span, supported_by=support))
         if support is None:
             r.violations.append(Violation(kind=kind, text=span, reason=reason or "no fact supports this"))
@@ -266,14 +301,15 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
         if _negated(before) or _COND_AFTER.match(after) or _QUESTION_AFTER.match(after):
             continue
         support = "order:shipments[0]" if s.shipped else None
-        claim("shipped", m.group(0), support, "the order has no shipment")
+        claim("shipped", m.group(0), support, "the order has no shipment", at=m.start())
     for m in _ARRANGED.finditer(text):
         before, after = _clause(text, m.start(), m.end())
         if _negated(before) or _QUESTION_AFTER.match(after):
             continue
         support = "order:shipments[0]" if s.shipped else (
             s.dispatch_on_support if s.may_claim_arranged else None)
-        claim("arranged", m.group(0), support, "nothing is arranged: stock, payment or dispatch is not confirmed")
+        claim("arranged", m.group(0), support, "nothing is arranged: stock, payment or dispatch is not confirmed",
+              at=m.start())
 
     # Dates: dispatch, delivery, restock, or bare.
     known_dates = _known_dates(s)
@@ -282,10 +318,10 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
         role, negated = _date_role(before, after)
         if role == "delivery":
             if not negated:
-                claim("delivery_date", dm.text, None, "no one can promise when the courier delivers")
+                claim("delivery_date", dm.text, None, "no one can promise when the courier delivers", at=dm.start)
             continue
         if dm.day is None:
-            claim("date", dm.text, None, "not a valid date")
+            claim("date", dm.text, None, "not a valid date", at=dm.start)
             continue
         iso = dm.day.isoformat()
         if role == "dispatch":
@@ -295,32 +331,56 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
                 claim("dispatch_date", dm.text, known_dates[iso])  # "本应在…前发出": the missed promise
             elif s.not_before and dm.day < s.not_before:
                 claim("dispatch_date", dm.text, None,
-                      f"cannot ship before {s.not_before.isoformat()} ({s.not_before_support})")
+                      f"cannot ship before {s.not_before.isoformat()} ({s.not_before_support})", at=dm.start)
             elif iso in s.allowed_dates:
-                claim("dispatch_date", dm.text, s.allowed_dates[iso])
+                claim("dispatch_date", dm.text, s.allowed_dates[iso], at=dm.start)
             elif s.dispatch_by and dm.day <= s.dispatch_by and not dm.relative and _by_phrase(after):
-                claim("dispatch_date", dm.text, "order:promised_ship_by")
+                claim("dispatch_date", dm.text, "order:promised_ship_by", at=dm.start)
             elif iso in known_dates and not dm.relative and (
                     _past_tense(after) or _COUNTERFACTUAL.search(before[-12:])):
-                claim("dispatch_date", dm.text, known_dates[iso])
+                claim("dispatch_date", dm.text, known_dates[iso], at=dm.start)
             else:
-                claim("dispatch_date", dm.text, None, "no fact allows promising dispatch on this day")
+                claim("dispatch_date", dm.text, None, "no fact allows promising dispatch on this day", at=dm.start)
         elif role == "restock":
-            ok = next((p for p in s.pending_items if p.restock_eta == dm.day), None)
+            ok = next((p for p in s.pending_items if p.restock_eta == dm.day and not p.stale), None)
             claim("restock_date", dm.text, f"order:items[{ok.index}].restock_eta" if ok else None,
-                  "no restock date in the order says this")
+                  "no restock date in the order says this", at=dm.start)
         else:
             if dm.relative:
                 continue  # "今天" alone ("今天给您催了") is not a date claim
             support = s.allowed_dates.get(iso) or known_dates.get(iso)
-            claim("date", dm.text, support, "a date that no fact in the order or notices gives")
+            claim("date", dm.text, support, "a date that no fact in the order or notices gives", at=dm.start)
 
     # Arrival windows and periods ("3天内送到", "下周能到", "within 2 days") promise delivery as much as a date.
     for m in _WINDOW.finditer(text):
         before, _after = _clause(text, m.start(), m.end())
         if _GENERIC.search(before + m.group(0)) or _HEDGE.search(before) or _negated(before):
             continue
-        claim("delivery_date", m.group(0), None, "no one can promise when the courier delivers")
+        claim("delivery_date", m.group(0), None, "no one can promise when the courier delivers", at=m.start())
+
+    # "At once" promises ("马上发", "稍后发出", "right away", "tonight"): only when today is the day.
+    for m in _ASAP.finditer(text):
+        before, after = _clause(text, m.start(), m.end())
+        rest = m.group(0)[len(m.group("w") or ""):]
+        if _negated(before) or _ASAP_OK.search(before[-10:] + rest) or _QUESTION_AFTER.match(after) or (
+                _NEG_NEAR.search(after[:4])):
+            continue
+        today_ok = s.dispatch_on == today and s.estimate is not None and s.estimate.certainty == "on"
+        claim("dispatch_date", m.group(0), s.dispatch_on_support if today_ok else None,
+              "no fact allows promising dispatch at once", at=m.start())
+
+    # Gifts: a remedy that needs approval unless the shop's settings allow it.
+    for m in _GIFT.finditer(text):
+        before, after = _clause(text, m.start(), m.end())
+        if _negated(before) or _NEG_NEAR.search(before[-6:]):
+            continue
+        asked = bool(_APPROVAL.search(before + after) or re.search(r"争取|问一下|ask|request", before + after, re.I))
+        if s.gift is None:
+            claim("gift", m.group(0), None, "the shop has no gift to offer")
+        elif s.compensation_needs_approval and not asked:
+            claim("gift", m.group(0), None, "a gift needs approval; propose it as an action")
+        else:
+            claim("gift", m.group(0), "settings:compensation.gift")
 
     # Tracking numbers: only the order's own.
     allowed = set(s.allowed_tracking)
@@ -347,6 +407,9 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
         idx = _carrier_allowed(name, s.allowed_carriers)
         if idx is not None:
             claim("carrier", name, f"order:shipments[{idx}].carrier")
+            continue
+        if any(a <= m.start() < b for a, b, _ in quotes):
+            claim("carrier", name, next(sup for a, b, sup in quotes if a <= m.start() < b))
             continue
         granted = _GRANT.search(clause) and not _FORWARD.search(clause) and not _NEG_NEAR.search(before[-6:])
         if granted and not s.shipped:
@@ -382,21 +445,25 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
         claim("off_platform", m.group(0), None, "moving the buyer off the platform is not allowed")
 
     # Reasons given for the status must be true.
+    def said_by_notice(rx: re.Pattern[str], kinds: tuple[str, ...]) -> str | None:
+        n = next((n for n in s.notices if n.kind in kinds or rx.search(n.text)), None)
+        return f"notice:{n.id}" if n else None
+
     reason_support = {
-        "backlog": f"notice:{s.backlog.id}" if s.backlog else None,
+        "backlog": said_by_notice(_REASONS["backlog"], ("backlog",)),
         "presale": "order:presale" if (s.presale_from or s.presale_by) else None,
         "out_of_stock": next((f"order:items[{p.index}].stock" for p in s.pending_items
                               if p.stock == "out_of_stock"), None),
         "signed": "order:shipments.events" if any(v.signed for v in s.shipments) else None,
-        "closure": f"notice:{s.closure.id}" if s.closure else None,
-        "unpaid": "order:status" if s.state == "unpaid" else None,
+        "closure": said_by_notice(_REASONS["closure"], ("closure",)),
+        "unpaid": "order:status" if s.state == "unpaid" or s.closed_reason == "unpaid" else None,
     }
     for kind, rx in _REASONS.items():
         for m in rx.finditer(text):
             before, after = _clause(text, m.start(), m.end())
             if reason_support[kind] is None and (_negated(before) or _COND_AFTER.match(after)):
                 continue
-            claim(kind, m.group(0), reason_support[kind], f"the order is not {kind.replace('_', ' ')}")
+            claim(kind, m.group(0), reason_support[kind], f"the order is not {kind.replace('_', ' ')}", at=m.start())
 
     r.ok = not r.violations
     return r
@@ -454,6 +521,24 @@ def _past_tense(after: str) -> bool:
     return bool(re.search(r"已|了|ed\b", after[:12]))
 
 
+def _quotes(text: str, s: Situation) -> list[tuple[int, int, str]]:
+    """Spans of ``text`` that quote an active notice or a parcel's own last tracking event verbatim."""
+    sources = [(n.text, f"notice:{n.id}") for n in s.notices]
+    sources += [(v.last_event or "", f"order:shipments[{v.index}].events") for v in s.shipments]
+    out: list[tuple[int, int, str]] = []
+    for src, support in sources:
+        src = unicodedata.normalize("NFKC", src)
+        for seg in re.split(r"[，,。；;！!？?\n]|\.\s", src):
+            seg = seg.strip().rstrip(".")
+            if len(seg) < 4:
+                continue
+            start = text.find(seg)
+            while start >= 0:
+                out.append((start, start + len(seg), support))
+                start = text.find(seg, start + 1)
+    return out
+
+
 def _known_dates(s: Situation) -> dict[str, str]:
     """Dates that are facts (paid, shipped, tracking events, notices) and may be quoted."""
     out: dict[str, str] = {}
@@ -471,6 +556,10 @@ def _known_dates(s: Situation) -> dict[str, str]:
             if dm.day and not dm.relative:
                 out.setdefault(dm.day.isoformat(), f"notice:{n.id}")
     for p in s.pending_items:
-        if p.restock_eta:
+        if p.restock_eta and not p.stale:
             out[p.restock_eta.isoformat()] = f"order:items[{p.index}].restock_eta"
+    if s.presale_from:
+        out.setdefault(s.presale_from.isoformat(), "order:presale.ship_from")
+    if s.presale_by:
+        out.setdefault(s.presale_by.isoformat(), "order:presale.ship_by")
     return out

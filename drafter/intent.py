@@ -15,8 +15,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any, Literal
 
+import opencc
 from pydantic import BaseModel
 
 Kind = Literal["urge", "logistics", "change_request", "complaint", "other"]
@@ -58,13 +60,23 @@ _CHANGE = _rx(
     r"指定(?:快递|物流|日期|时间|.{0,4}(?:发|送))|加急|加钱|补差价|拆单|拆开发|分开发|合并发|一起发|就近发",
     r"change (?:the |my )?(?:shipping |delivery )?(?:address|carrier|courier)|update (?:my |the )?address",
     r"(?:ship|send) (?:it |them )?(?:with|via|by) (?:sf|dhl|fedex|ups|ems|express)|switch (?:to|the carrier)",
+    # A given day or time demanded, or a split asked for: only the warehouse or courier can grant it.
+    r"(?:务必|一定要?|必须|需要你们一定|请你们?一定)[^，。!?？]{0,6}(?:今天|明天|后天|今晚|上午|下午|晚上|周[一二三四五六日天末])"
+    r"[^，。!?？]{0,6}(?:送到|送达|配送|送货|到货|发货|发出)",
+    r"(?:能否|能不能|可不可以|可否)在(?:今天|明天|后天|周.)[^，。]{0,4}(?:给我)?(?:送达|送到|配送)",
+    r"(?:今天|明天)就?(?:想|要|需要)(?:收到|拿到)|想要?(?:今天|明天)(?:就)?(?:收到|拿到)|有货(?:的)?先发|先发有货",
     r"expedite|express shipping|rush (?:the |my )?order|different address|specific date|"
     r"hold (?:the|my) (?:order|parcel)",
 )
 
 _URGE = _rx(
-    r"发货|发出|寄出|出库|出仓|发走|寄走|发件|备货|配货|打包",
+    r"发货|发出|寄出|出库|出仓|出货|发走|寄走|发件|备货|配货|打包",
     r"催",
+    # Short colloquial urges: "发了没", "咋还不发", "快点发啦", "东西呢", "啥时候发".
+    r"(?:咋|怎么|为啥|为什么|还)(?:还)?(?:不|没)(?:给我)?(?:发|寄)|发(?:了)?没(?:有)?|快(?:点|些|一点)?(?:发|寄)",
+    r"(?:我的|我)?(?:东西|货|宝贝|订单|快递|包裹)(?:呢|咧|勒|嘞)|(?:东西|货)(?:到底)?(?:啥|什么)时候",
+    r"(?<![a-z])(?:ship(?:ped|ping)?|dispatch(?:ed)?)(?![a-z])|(?<![a-z])(?:go|goes|went) out\b|when (?:will|do|can) (?:u|you) send",
+    r"\bany (?:update|news)\b|\bwhat'?s (?:taking|the holdup)|\bstill waiting\b|\bstill (?:not|hasn'?t) (?:come|arrived|shipped)",
     rf"(?:{_WHEN})(?:能|才能|可以|会|才|再|给我|给|帮我|安排)?(?:发|寄)",
     r"(?:快|早|尽快|赶紧|马上|抓紧|赶快)(?:点|些|一点)?(?:给我|帮我|帮忙)?(?:发|寄|安排)|发(?:快|早)(?:点|些)",
     r"(?:还|怎么|咋|为啥|为什么|都|是不是|是否)(?:没|不|没有|还没|还不|未)(?:给我)?(?:发|寄)",
@@ -78,6 +90,7 @@ _URGE = _rx(
 )
 
 _LOGISTICS = _rx(
+    r"只到了?|另一[件个样](?:呢|还没|没)|还有一[个件样](?:呢|没|还没|怎么)|到了没|到哪(?:儿|里)?了?|"
     r"物流|快递|(?<!订)单号|运单|包裹|派送|配送|送货|送到|送达|送过来|送来|送过去|到货|签收|收到(?:货|了?[吗么嘛没])|(?:没有?|只|才)收到|未收到|收货|揽收|揽件|"
     r"站点|驿站|快递员|配送员|送货员|自提|在途|运输|中转|分拣|催件",
     _CARRIERS,
@@ -200,10 +213,17 @@ _INVISIBLE = re.compile(r"[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u18
                         r"\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]")
 
 
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    # Built on first use, not at import: the converter loads its dictionaries then.
+    return opencc.OpenCC("t2s")
+
+
 def normalize(text: str) -> str:
-    """Full-width to half-width (NFKC), invisible characters and JD placeholders dropped, lower case,
-    whitespace collapsed."""
-    t = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text or "")).lower()
+    """Traditional Chinese to Simplified (OpenCC), full-width to half-width (NFKC), invisible characters
+    and JD placeholders dropped, lower case, whitespace collapsed."""
+    t = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text or ""))
+    t = _t2s().convert(t).lower()
     t = _PLACEHOLDER.sub(" ", t)
     return re.sub(r"\s+", " ", t).strip()
 
@@ -215,8 +235,14 @@ def _language(t: str) -> Literal["zh", "en"]:
     return "en" if latin > 2 * cjk else "zh"
 
 
+# "退款我撤销了", "已经取消退款了", "不退了": a refund withdrawn is the opposite of a threat.
+_WITHDRAWN = re.compile(r"(?:撤销|撤回|取消|关闭|不)(?:了)?(?:申请)?的?退(?:款)?|退款(?:申请)?(?:我)?(?:已经?)?(?:撤销|撤回|取消|关了|关闭)|"
+                        r"\b(?:cancel(?:l?ed)?|withdr[ae]wn?) (?:the |my )?refund", re.I)
+
+
 def _threat(t: str) -> bool:
-    return any(not _THREAT_NEGATED.search(t[max(0, m.start() - 24) : m.start()]) for m in _THREAT.finditer(t))
+    return any(not _THREAT_NEGATED.search(t[max(0, m.start() - 24) : m.start()])
+               and not _WITHDRAWN.search(t[max(0, m.start() - 6) : m.end() + 8]) for m in _THREAT.finditer(t))
 
 
 def _kind(t: str, threat: bool) -> Kind:

@@ -144,7 +144,8 @@ def run(request: DraftRequest, shop_id: str, services: DraftServices, *,
         assessed, order_error = None, "unavailable"
     shop = services.shops.get(shop_id)
     settings: ShopSettings = shop.settings
-    notices = [Notice(id=n.id, revision=n.revision, text=n.text, valid_from=n.valid_from, valid_to=n.valid_to)
+    notices = [Notice(id=n.id, revision=n.revision, text=n.text, valid_from=n.valid_from, valid_to=n.valid_to,
+                      effects=list(getattr(n, "effects", None) or []))
                for n in services.knowledge.active_notices(shop_id, now)]
     situation: Situation = step("situation", lambda: assess(
         assessed, settings, notices, now, order_error=order_error, message_hint=request.message))
@@ -176,7 +177,7 @@ def run(request: DraftRequest, shop_id: str, services: DraftServices, *,
     if not report.ok:
         # A template that fails the guard is a bug in a phrase; never send it, say less instead.
         log.error("template draft failed the guard: %s", [v.model_dump() for v in report.violations])
-        text = fallback_text(intent, settings, seed)
+        text = fallback_text(intent, settings, seed, situation)
         fallback_report = guard_check(text, situation, known_refs=refs)
         report = GuardReport(ok=fallback_report.ok, claims=fallback_report.claims,
                              violations=fallback_report.violations, fell_back=True,

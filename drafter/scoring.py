@@ -98,7 +98,7 @@ _MON = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _DATE = re.compile(
     r"(?P<y>\d{4})\s*[-/.年]\s*(?P<ym>\d{1,2})\s*[-/.月]\s*(?P<yd>\d{1,2})"
     rf"|(?P<m>{_N})\s*月\s*(?P<d>{_N})\s*(?:日|号)?"
-    r"|(?<![\d.:/-])(?P<pm>\d{1,2})\.(?P<pd>\d{1,2})\s*(?:日|号)"
+    r"|(?<![\d.:/-])(?P<pm>\d{1,2})\.(?P<pd>\d{1,2})\s*(?:日|号|(?=起|恢复|开始|发|前|之前|后|以后|至|到))"
     r"|(?<![\d.:/-])(?P<nm>\d{1,2})[-/](?P<nd>\d{1,2})"
     r"(?![\d:/-]|\s*(?:天|个|元|%|日内|工作日|days?\b|business|working))"
     rf"|\b(?P<em>{_MON})\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?\b"
@@ -520,6 +520,51 @@ def _no_status_claim(text: str, result: dict, scenario: dict, _: str) -> bool:
     )
 
 
+# --- gifts and "right away" -----------------------------------------------------------------------
+_GIFT = _rx(
+    r"(?:送|赠|附赠|加送|多送|额外送|给)(?:您|你)?(?:一[个份件只]|个|份|件|点)?(?:小)?(?:礼品|礼物|赠品|小样|试用装|小东西)",
+    r"赠品|小礼品|礼物|免费送|白送|免费赠送|送您一|随单赠|随包裹",
+    r"\bfree (?:gift|sample|item)s?\b|\bfreebies?\b|\bcomplimentary\b|\b(?:a|an|little|small) gift\b|"
+    r"\bthrow in\b|\bfor free\b",
+)
+# Asking a supervisor for a gift, or saying one cannot be given, is not an offer.
+_GIFT_HEDGE = re.compile(
+    r"申请|请示|审批|主管|确认后|争取|问一下|无法|不能|没有|不提供|不送|\bask\b|request|approv|supervisor|"
+    r"cannot|can't|unable|\bno\b|\bnot\b"
+)
+
+
+def _offers_gift(text: str) -> bool:
+    return any(
+        _GIFT.search(sentence) and not _GIFT_HEDGE.search(sentence)
+        for sentence in _clauses(text, _SENTENCE_SPLIT)
+    )
+
+
+_ASAP_WORDS = (
+    r"马上|立刻|立即|立马|尽快|赶紧|即刻|第一时间|稍后|一会儿?|待会儿?|等下|很快|今晚|随后"
+    r"|\bright away\b|\bimmediately\b|\basap\b|\bas soon as possible\b|\bshortly\b|\bin a moment\b"
+    r"|\bstraight away\b|\bright now\b|\btonight\b|\bsoon\b"
+)
+_ASAP = re.compile(rf"(?:{_ASAP_WORDS})(?P<gap>[^。！？!?；;，,\n]{{0,6}}?)(?:{_DISPATCH}|\bsend(?: it| them)?\b)")
+_ASAP_EN_AFTER = re.compile(rf"(?:{_DISPATCH})[a-z ]{{0,12}}?(?:{_ASAP_WORDS})")
+# Urging the warehouse to ship soon is an action of ours, not a promise of a day.
+_ASAP_URGE = re.compile(r"催|督促|提醒|反馈|转交|加急处理|\burge\b|\bpush\b|\bask(?:ed)? the\b|\bremind")
+
+
+def _promise_asap(text: str) -> bool:
+    for clause in _clauses(text):
+        if _PROMISE_COND.search(clause) or _COND_BEFORE.search(clause) or _ASAP_URGE.search(clause):
+            continue
+        for m in list(_ASAP.finditer(clause)) + list(_ASAP_EN_AFTER.finditer(clause)):
+            pre = clause[: m.start()]
+            gap = m.groupdict().get("gap") or m.group(0)
+            if _NEG_BEFORE.search(pre) or _GAP_NEG.search(gap) or _AFTER_NEG.match(clause[m.end():]):
+                continue
+            return True
+    return False
+
+
 _Check = Callable[[str, dict, dict, str], bool]
 
 _CHECKS: dict[str, _Check] = {
@@ -538,6 +583,8 @@ _CHECKS: dict[str, _Check] = {
     "apologizes": lambda t, r, s, p: bool(_APOLOGY.search(_NO_APOLOGY.sub("", t))),
     "compensation_over": lambda t, r, s, p: _compensation_over(t, r, float(p)),
     "asks_good_review": lambda t, r, s, p: bool(_REVIEW.search(t)),
+    "offers_gift": lambda t, r, s, p: _offers_gift(t),
+    "promise_ship_asap": lambda t, r, s, p: _promise_asap(t),
     "off_platform": lambda t, r, s, p: (
         bool(_EMAIL.search(t)) or _found(_OFF_PLATFORM, t, before=(_OFF_PLATFORM_NEG,), after=())
     ),

@@ -9,6 +9,8 @@ One file per document::
     tags: [发货, 时效]
     valid_from: 2026-11-11T00:00:00+08:00   # optional; a bare date means that day in the shop timezone
     valid_to: 2026-11-18                    # optional; a bare date means the end of that day
+    effects:                                # notices only, optional (see knowledge/notice_effects.py)
+      - {kind: dispatch_delay, days_min: 1, days_max: 2}
     ---
     现货商品付款后48小时内发货。……
 
@@ -31,11 +33,12 @@ import yaml
 
 from core.errors import InvalidInput
 from knowledge.errors import ImportFileError
+from knowledge.notice_effects import dump_effects, parse_effects
 from knowledge.service import KnowledgeService
 from knowledge.store import KnowledgeDoc, validate_doc_fields
 
 REQUIRED = ("id", "title", "kind")
-ALLOWED = frozenset((*REQUIRED, "tags", "valid_from", "valid_to"))
+ALLOWED = frozenset((*REQUIRED, "tags", "valid_from", "valid_to", "effects"))
 _FENCE = "---"
 
 
@@ -50,6 +53,7 @@ class ParsedDoc:
     valid_from: datetime | None
     valid_to: datetime | None
     id_line: int = 1
+    effects: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -145,9 +149,13 @@ def parse_file(path: Path, tz: ZoneInfo) -> ParsedDoc:
         except ValueError as e:
             raise ImportFileError(f"{key} {e}", path=p, line=lines.get(key, first)) from e
 
+    try:
+        effects = dump_effects(parse_effects(meta.get("effects"), kind=str(meta["kind"])))
+    except InvalidInput as e:
+        raise ImportFileError(e.message, path=p, line=lines.get("effects", first)) from e
     doc = ParsedDoc(path, str(meta["id"]), str(meta["title"]).strip(), str(meta["kind"]), body.strip(),
                     [str(t) for t in tags], bounds["valid_from"], bounds["valid_to"],
-                    lines.get("id", first))
+                    lines.get("id", first), effects)
     try:
         validate_doc_fields(doc.id, doc.kind, doc.title, doc.text, doc.valid_from, doc.valid_to, doc.tags)
     except InvalidInput as e:
@@ -184,7 +192,7 @@ def import_dir(service: KnowledgeService, shop_id: str, directory: Path | str, *
         for p in parsed:
             doc, changed = store.upsert(shop_id, p.id, kind=p.kind, title=p.title, text=p.text, tags=p.tags,
                                         valid_from=p.valid_from, valid_to=p.valid_to, author=author,
-                                        conn=conn)
+                                        effects=p.effects, conn=conn)
             if not changed:
                 result.unchanged.append(doc.id)
                 continue
@@ -203,6 +211,8 @@ def render_doc(doc: KnowledgeDoc, tz: ZoneInfo) -> str:
     for key, v in (("valid_from", doc.valid_from), ("valid_to", doc.valid_to)):
         if v is not None:
             meta[key] = v.astimezone(tz)
+    if doc.effects:
+        meta["effects"] = [dict(e) for e in doc.effects]
     front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, default_flow_style=None)
     return f"{_FENCE}\n{front}{_FENCE}\n{doc.text.strip()}\n"
 

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 # Ids that would collide with the API's fixed routes (GET /v1/knowledge/search, POST …/preview).
-RESERVED_IDS = frozenset({"search", "preview"})
+RESERVED_IDS = frozenset({"search", "preview", "suggest-effects"})
 
 
 class KnowledgeService:
@@ -35,7 +35,8 @@ class KnowledgeService:
     # -- the curation use cases (API, CLI) ----------------------------------------------------
     def create(self, shop_id: str, doc_id: str, *, kind: str, title: str, text: str,
                tags: Iterable[str] = (), valid_from: datetime | None = None,
-               valid_to: datetime | None = None, author: str | None = None) -> KnowledgeDoc:
+               valid_to: datetime | None = None, author: str | None = None,
+               effects: Iterable[Any] | None = None) -> KnowledgeDoc:
         """A new item (revision 1). An id that exists, even deleted, is a Conflict: edit or restore it."""
         if doc_id.lower() in RESERVED_IDS:
             raise InvalidInput(f"the id {doc_id!r} is reserved", field="id")
@@ -49,12 +50,13 @@ class KnowledgeService:
             state = "deleted; restore it" if old.deleted else "edit it with PUT"
             raise Conflict(f"knowledge item {doc_id!r} already exists ({state} or choose another id)", field="id")
         doc, _ = self.upsert(shop_id, doc_id, kind=kind, title=title, text=text, tags=tags,
-                             valid_from=valid_from, valid_to=valid_to, author=author)
+                             valid_from=valid_from, valid_to=valid_to, author=author, effects=effects)
         return doc
 
     def edit(self, shop_id: str, doc_id: str, *, title: str, text: str, kind: str | None = None,
              tags: Iterable[str] = (), valid_from: datetime | None = None, valid_to: datetime | None = None,
-             base_revision: int | None = None, author: str | None = None) -> tuple[KnowledgeDoc, bool]:
+             base_revision: int | None = None, author: str | None = None,
+             effects: Iterable[Any] | None = None) -> tuple[KnowledgeDoc, bool]:
         """Save an edit of a live item as a new revision; (doc, changed).
 
         ``kind`` defaults to the item's own. ``base_revision`` is the revision the editor started
@@ -67,15 +69,16 @@ class KnowledgeService:
             raise Conflict(f"knowledge item {doc_id!r} was changed since revision {base_revision} "
                            f"(now revision {current.revision}): reload it and edit again", field="base_revision")
         return self.upsert(shop_id, doc_id, kind=kind or current.kind, title=title, text=text, tags=tags,
-                           valid_from=valid_from, valid_to=valid_to, author=author)
+                           valid_from=valid_from, valid_to=valid_to, author=author, effects=effects)
 
     # -- writes -----------------------------------------------------------------------------
     def upsert(self, shop_id: str, doc_id: str, *, kind: str, title: str, text: str,
                tags: Iterable[str] = (), valid_from: datetime | None = None,
-               valid_to: datetime | None = None, author: str | None = None) -> tuple[KnowledgeDoc, bool]:
+               valid_to: datetime | None = None, author: str | None = None,
+               effects: Iterable[Any] | None = None) -> tuple[KnowledgeDoc, bool]:
         """Create or edit a document; returns (doc, changed). Unchanged content touches nothing."""
         doc, changed = self.store.upsert(shop_id, doc_id, kind=kind, title=title, text=text, tags=tags,
-                                         valid_from=valid_from, valid_to=valid_to, author=author)
+                                         valid_from=valid_from, valid_to=valid_to, author=author, effects=effects)
         if changed:
             self.index_docs([doc])
         return doc, changed

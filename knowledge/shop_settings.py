@@ -9,6 +9,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
+def parse_hhmm(v: str, name: str) -> str:
+    """'9:05' -> '09:05'; anything but a 24-hour HH:MM is an error naming the field."""
+    m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", str(v).strip())
+    if not m:
+        raise ValueError(f"{name} must be HH:MM (24h), got {v!r}")
+    return f"{int(m.group(1)):02d}:{m.group(2)}"
+
+
+def hhmm_time(v: str) -> time:
+    h, m = v.split(":")
+    return time(int(h), int(m))
+
+
 class Compensation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     coupon_yuan_max: float = Field(default=0, ge=0, le=1000)
@@ -28,6 +41,8 @@ class ShopSettings(BaseModel):
     timezone: str = "Asia/Shanghai"
     ship_within_hours: int = Field(default=48, ge=1, le=24 * 60)
     daily_cutoff: str = "16:00"
+    # The courier's last collection of the day: after it nothing leaves today, whatever the cutoff says.
+    last_pickup: str | None = None
     ships_on_weekends: bool = True
     holidays: list[date] = Field(default_factory=list)
     extra_workdays: list[date] = Field(default_factory=list)
@@ -47,10 +62,12 @@ class ShopSettings(BaseModel):
     @field_validator("daily_cutoff")
     @classmethod
     def _cutoff(cls, v: str) -> str:
-        m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", v.strip())
-        if not m:
-            raise ValueError(f"daily_cutoff must be HH:MM (24h), got {v!r}")
-        return f"{int(m.group(1)):02d}:{m.group(2)}"
+        return parse_hhmm(v, "daily_cutoff")
+
+    @field_validator("last_pickup")
+    @classmethod
+    def _pickup(cls, v: str | None) -> str | None:
+        return None if v is None or not str(v).strip() else parse_hhmm(v, "last_pickup")
 
     @property
     def zone(self) -> ZoneInfo:
@@ -58,5 +75,8 @@ class ShopSettings(BaseModel):
 
     @property
     def cutoff_time(self) -> time:
-        h, m = self.daily_cutoff.split(":")
-        return time(int(h), int(m))
+        return hhmm_time(self.daily_cutoff)
+
+    @property
+    def last_pickup_time(self) -> time | None:
+        return hhmm_time(self.last_pickup) if self.last_pickup else None

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -22,6 +23,7 @@ from core.db import utc
 from core.errors import InvalidInput
 from core.tables import knowledge_items, knowledge_revisions, shops
 from knowledge.errors import KnowledgeNotFound, ShopNotFound
+from knowledge.notice_effects import dump_effects, parse_effects
 
 KINDS = ("policy", "notice", "style")
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -44,6 +46,8 @@ class KnowledgeDoc:
     deleted: bool = False
     created_at: datetime | None = None
     author: str | None = None
+    # A notice's effects on dispatch, in their JSON form (validated on write; empty = information only).
+    effects: list[dict[str, Any]] = field(default_factory=list)
 
     def active_at(self, at: datetime) -> bool:
         """Whether a notice is in force at ``at`` (policies always are)."""
@@ -54,7 +58,8 @@ class KnowledgeDoc:
         return not (self.valid_to and at > self.valid_to)
 
     def content_key(self) -> tuple:
-        return (self.kind, self.title, self.text, tuple(self.tags), self.valid_from, self.valid_to)
+        return (self.kind, self.title, self.text, tuple(self.tags), self.valid_from, self.valid_to,
+                json.dumps(self.effects, sort_keys=True))
 
 
 def _doc(row: sa.Row) -> KnowledgeDoc:
@@ -62,7 +67,7 @@ def _doc(row: sa.Row) -> KnowledgeDoc:
         shop_id=row.shop_id, id=row.item_id, kind=row.kind, revision=row.revision, title=row.title,
         text=row.text, tags=json.loads(row.tags_json), valid_from=utc(row.valid_from),
         valid_to=utc(row.valid_to), deleted=bool(row.deleted), created_at=utc(row.created_at),
-        author=row.author)
+        author=row.author, effects=json.loads(row.effects_json) if row.effects_json else [])
 
 
 def printable(v: str) -> str:
@@ -116,20 +121,23 @@ class KnowledgeStore:
     def upsert(self, shop_id: str, doc_id: str, *, kind: str, title: str, text: str,
                tags: Iterable[str] = (), valid_from: datetime | None = None,
                valid_to: datetime | None = None, author: str | None = None,
+               effects: Iterable[Any] | None = None,
                conn: Connection | None = None) -> tuple[KnowledgeDoc, bool]:
         """Create or edit; returns (doc, changed). Unchanged content makes no new revision."""
         tag_list = [str(t) for t in tags]
         validate_doc_fields(doc_id, kind, title, text, valid_from, valid_to, tag_list)
+        effects_out = dump_effects(parse_effects(list(effects) if effects is not None else None, kind=kind))
         if conn is None:
             with self.engine.begin() as c:
                 return self.upsert(shop_id, doc_id, kind=kind, title=title, text=text, tags=tag_list,
-                                   valid_from=valid_from, valid_to=valid_to, author=author, conn=c)
+                                   valid_from=valid_from, valid_to=valid_to, author=author, effects=effects_out,
+                                   conn=c)
         self._require_shop(conn, shop_id)
         now = self.clock.now()
         item = conn.execute(sa.select(knowledge_items).where(
             knowledge_items.c.shop_id == shop_id, knowledge_items.c.id == doc_id)).first()
         new = KnowledgeDoc(shop_id, doc_id, kind, 1, title, text, tag_list, utc(valid_from), utc(valid_to),
-                           False, now, author)
+                           False, now, author, effects_out)
         if item is None:
             conn.execute(knowledge_items.insert().values(
                 shop_id=shop_id, id=doc_id, kind=kind, current_revision=1, deleted=False,
@@ -140,7 +148,7 @@ class KnowledgeStore:
                 return current, False
             rev = item.current_revision + 1
             new = KnowledgeDoc(shop_id, doc_id, kind, rev, title, text, tag_list, utc(valid_from),
-                               utc(valid_to), False, now, author)
+                               utc(valid_to), False, now, author, effects_out)
             conn.execute(knowledge_items.update().where(
                 knowledge_items.c.shop_id == shop_id, knowledge_items.c.id == doc_id).values(
                 kind=kind, current_revision=rev, deleted=False, updated_at=now))
@@ -158,7 +166,7 @@ class KnowledgeStore:
             rev = item.current_revision + 1
             now = self.clock.now()
             tomb = KnowledgeDoc(shop_id, doc_id, cur.kind, rev, cur.title, cur.text, cur.tags,
-                                cur.valid_from, cur.valid_to, True, now, author)
+                                cur.valid_from, cur.valid_to, True, now, author, cur.effects)
             self._insert_revision(conn, tomb)
             conn.execute(knowledge_items.update().where(
                 knowledge_items.c.shop_id == shop_id, knowledge_items.c.id == doc_id).values(
@@ -172,7 +180,7 @@ class KnowledgeStore:
             old = self._get(conn, shop_id, doc_id, revision)
             doc, _ = self.upsert(shop_id, doc_id, kind=old.kind, title=old.title, text=old.text,
                                  tags=old.tags, valid_from=old.valid_from, valid_to=old.valid_to,
-                                 author=author, conn=conn)
+                                 author=author, effects=old.effects, conn=conn)
             return doc
 
     # -- reads ------------------------------------------------------------------------------
@@ -212,12 +220,13 @@ class KnowledgeStore:
 
     def unsaved(self, shop_id: str, doc_id: str, *, kind: str, title: str, text: str, tags: Iterable[str] = (),
                 valid_from: datetime | None = None, valid_to: datetime | None = None,
-                author: str | None = None) -> KnowledgeDoc:
+                author: str | None = None, effects: Iterable[Any] | None = None) -> KnowledgeDoc:
         """An edit (or new item) held to the same rules as a save, as revision 0: for previews, never stored."""
         tag_list = [str(t) for t in tags]
         validate_doc_fields(doc_id, kind, title, text, valid_from, valid_to, tag_list)
+        effects_out = dump_effects(parse_effects(list(effects) if effects is not None else None, kind=kind))
         return KnowledgeDoc(shop_id, doc_id, kind, 0, title, text, tag_list, utc(valid_from), utc(valid_to),
-                            False, self.clock.now(), author)
+                            False, self.clock.now(), author, effects_out)
 
     def with_unsaved(self, doc: KnowledgeDoc) -> UnsavedView:
         """The shop's knowledge as if ``doc`` (e.g. an edit being previewed) were saved; reads only."""
@@ -247,7 +256,8 @@ class KnowledgeStore:
         conn.execute(knowledge_revisions.insert().values(
             shop_id=d.shop_id, item_id=d.id, revision=d.revision, kind=d.kind, title=d.title,
             text=d.text, tags_json=json.dumps(d.tags, ensure_ascii=False), valid_from=d.valid_from,
-            valid_to=d.valid_to, deleted=d.deleted, created_at=d.created_at, author=d.author))
+            valid_to=d.valid_to, deleted=d.deleted, created_at=d.created_at, author=d.author,
+            effects_json=json.dumps(d.effects, ensure_ascii=False) if d.effects else None))
 
     def _bump(self, conn: Connection, shop_id: str) -> None:
         conn.execute(shops.update().where(shops.c.id == shop_id).values(

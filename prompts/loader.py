@@ -31,6 +31,11 @@ PHRASE_KEYS = (
     "out_of_stock_no_eta", "presale", "unpaid", "shipped", "last_event", "stuck", "signed",
     "signed_missing", "partial", "closed", "refunding", "forbidden", "unavailable", "not_found",
     "other", "overdue_status", "forward_request", "delivery_unknown", "remedy", "closing",
+    "dispatch_on_day", "dispatch_latest", "dispatch_not_before", "uncertain_notice", "will_check",
+    "restock_earliest", "stale_restock", "presale_from", "presale_window", "presale_moved", "closed_unpaid",
+    "closed_refunded", "parcel_moving", "parcel_out", "parcel_pickup", "parcel_failed", "parcel_returned",
+    "parcel_stuck", "parcel_signed", "partial_head", "pending_awaiting", "pending_unknown", "pending_refund",
+    "safe_not_shipped", "safe_shipped", "safe_partial", "safe_signed", "safe_unknown", "dispatch_earliest",
 )
 
 

@@ -35,7 +35,9 @@ import pytest  # noqa: E402
 from knowledge.embeddings import E5Embedder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_EVAL = ROOT.parent / "shared" / "eval"
+# ../shared beside the checkout; a git worktree under <repo>/../wt/<name> finds it one level further up.
+SHARED_EVAL = next((p / "shared" / "eval" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared" / "eval").is_dir()),
+                   ROOT.parent / "shared" / "eval")
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 _HARNESS_VARS = {"REPLYDESK_LLM_LIVE"}

@@ -21,6 +21,13 @@ from core.errors import Unavailable
 from drafter.preview import preview_draft
 from drafter.request import MAX_MESSAGE, MAX_TURNS, ContextTurn, DraftRequest
 from drafter.result import DraftResult
+from knowledge.notice_effects import (
+    MAX_EFFECTS,
+    NoticeEffect,
+    concerns_dispatch,
+    dump_effects,
+    suggest_notice_effects,
+)
 from knowledge.retrieve import Passage, Retriever
 from knowledge.service import KnowledgeService
 from knowledge.store import ID_PATTERN, MAX_TAG, MAX_TAGS, MAX_TEXT, MAX_TITLE, KnowledgeDoc, printable
@@ -53,6 +60,10 @@ class _Fields(BaseModel):
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
     valid_from: AwareDatetime | None = Field(default=None, description="Notices only; with a UTC offset")
     valid_to: AwareDatetime | None = Field(default=None, description="Notices only; with a UTC offset")
+    effects: list[NoticeEffect] = Field(
+        default_factory=list, max_length=MAX_EFFECTS,
+        description="Notices only: what the notice does to dispatch (dispatch_pause, dispatch_delay, cutoff, "
+                    "carriers); empty = information only. Never filled in from the text by the server.")
 
 
 class NewItem(_Fields):
@@ -82,6 +93,23 @@ class PreviewBody(BaseModel):
 
 # -- answers ----------------------------------------------------------------------------------------
 
+class SuggestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: Text
+    valid_from: AwareDatetime | None = None
+
+
+class SuggestedEffect(BaseModel):
+    effect: dict[str, Any]
+    evidence: str = Field(description="The words of the notice the effect was read from")
+
+
+class SuggestOut(BaseModel):
+    suggested: list[SuggestedEffect] = Field(description="For a manager to confirm; never applied by the server")
+    concerns_dispatch: bool = Field(description="The text speaks about dispatch or logistics: without effects, "
+                                                "drafts promise no day while it is in force")
+
+
 class RevisionInfo(BaseModel):
     id: str
     revision: int
@@ -94,6 +122,7 @@ class RevisionInfo(BaseModel):
     author: str | None = Field(description="The id of the key that wrote this revision")
     created_at: datetime | None = Field(description="When this revision was written")
     text_chars: int
+    effects: list[dict[str, Any]] = Field(default_factory=list, description="Notices: effects on dispatch")
 
 
 class ItemSummary(RevisionInfo):
@@ -109,6 +138,9 @@ class Item(RevisionInfo):
 
 class WriteResult(Item):
     changed: bool = Field(description="False when the content was unchanged (no new revision)")
+    suggested_effects: list[SuggestedEffect] = Field(
+        default_factory=list, description="Notices: effects read from the text that differ from the saved ones, "
+                                          "for the manager to confirm with another write (never applied here)")
 
 
 class ItemList(BaseModel):
@@ -187,7 +219,8 @@ def _local(dt: datetime | None, zone: tzinfo) -> datetime | None:
 def _info(d: KnowledgeDoc, zone: tzinfo) -> dict[str, Any]:
     return {"id": d.id, "revision": d.revision, "kind": d.kind, "title": d.title, "tags": list(d.tags),
             "valid_from": _local(d.valid_from, zone), "valid_to": _local(d.valid_to, zone), "deleted": d.deleted,
-            "author": d.author, "created_at": _local(d.created_at, zone), "text_chars": len(d.text)}
+            "author": d.author, "created_at": _local(d.created_at, zone), "text_chars": len(d.text),
+            "effects": list(d.effects)}
 
 
 def _item(c: Container, d: KnowledgeDoc, zone: tzinfo, current_revision: int | None = None) -> Item:
@@ -214,11 +247,16 @@ def _retriever(c: Container) -> Retriever:
 
 def _fields(f: _Fields, author: str) -> dict[str, Any]:
     return {"title": f.title, "text": f.text, "tags": f.tags, "valid_from": f.valid_from, "valid_to": f.valid_to,
-            "author": author}
+            "author": author, "effects": dump_effects(f.effects)}
 
 
 def _written(c: Container, shop_id: str, doc: KnowledgeDoc, changed: bool) -> WriteResult:
-    return WriteResult(**_item(c, doc, _zone(c, shop_id)).model_dump(), changed=changed)
+    suggested: list[SuggestedEffect] = []
+    if doc.kind == "notice" and not doc.deleted:
+        zone = _zone(c, shop_id)
+        found = suggest_notice_effects(doc.text, now=c.clock.now().astimezone(zone), valid_from=doc.valid_from)
+        suggested = [SuggestedEffect(**s.as_dict()) for s in found if s.as_dict()["effect"] not in doc.effects]
+    return WriteResult(**_item(c, doc, _zone(c, shop_id)).model_dump(), changed=changed, suggested_effects=suggested)
 
 
 # -- routes (the fixed paths come before /{item_id}) ------------------------------------------------
@@ -276,6 +314,15 @@ def preview(body: PreviewBody, key: Principal, c: ContainerDep) -> PreviewOut:
                       notices=[_notice_info(d, zone) for d in p.notices], item=item)
 
 
+@router.post("/suggest-effects", response_model=SuggestOut)
+def suggest_effects(body: SuggestBody, key: ManagerKey, c: ContainerDep) -> SuggestOut:
+    """Effects read from a notice's text (dates, closures, suspensions, postponements), for confirmation."""
+    zone = _zone(c, key.shop_id)
+    found = suggest_notice_effects(body.text, now=c.clock.now().astimezone(zone), valid_from=body.valid_from)
+    return SuggestOut(suggested=[SuggestedEffect(**s.as_dict()) for s in found],
+                      concerns_dispatch=concerns_dispatch(body.text))
+
+
 @router.get("/{item_id}", response_model=Item)
 def get_item(item_id: Annotated[str, Path(pattern=ID_PATTERN)], key: Principal, c: ContainerDep,
              revision: Annotated[int | None, Query(ge=1)] = None) -> Item:
@@ -324,7 +371,7 @@ def diff(item_id: Annotated[str, Path(pattern=ID_PATTERN)], key: Principal, c: C
     b = c.knowledge.get(key.shop_id, item_id, to)
     changed: list[str] = []
     fields: dict[str, FieldChange] = {}
-    for name in ("kind", "title", "text", "tags", "valid_from", "valid_to", "deleted"):
+    for name in ("kind", "title", "text", "tags", "valid_from", "valid_to", "deleted", "effects"):
         old, new = getattr(a, name), getattr(b, name)
         if old != new:
             changed.append(name)

@@ -31,6 +31,7 @@ class ShopSettingsIn(ShopSettings):
 
     timezone: str = Field(default="Asia/Shanghai", max_length=64)
     daily_cutoff: str = Field(default="16:00", max_length=8)
+    last_pickup: str | None = Field(default=None, max_length=8)
     holidays: list[date] = Field(default_factory=list, max_length=400)
     extra_workdays: list[date] = Field(default_factory=list, max_length=400)
     default_carriers: list[Carrier] = Field(default_factory=list, max_length=20)

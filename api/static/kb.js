@@ -247,6 +247,8 @@ function fillForm(item) {
   $("#f-tags").value = (item?.tags || []).join(", ");
   $("#f-from").value = item?.valid_from ? item.valid_from.slice(0, 16) : "";
   $("#f-to").value = item?.valid_to ? item.valid_to.slice(0, 16) : "";
+  $("#f-effects").value = item?.effects?.length ? JSON.stringify(item.effects) : "";
+  showSuggestions(item?.suggested_effects || []);
   updateCount();
   setKindUi();
   fieldErrors();
@@ -267,8 +269,65 @@ function formItem() {
   if (kind === "notice") {
     item.valid_from = localInputToIso($("#f-from").value);
     item.valid_to = localInputToIso($("#f-to").value);
+    item.effects = readEffects();
   }
   return item;
+}
+
+// ---------- notice effects: suggested by the server, applied only when the manager says so ----------
+
+function readEffects() {
+  const raw = $("#f-effects").value.trim();
+  if (!raw) return [];
+  try {
+    const v = JSON.parse(raw);
+    return Array.isArray(v) ? v : [v];
+  } catch {
+    return raw;  // sent as is: the server answers 422 naming the field
+  }
+}
+
+function showSuggestions(list) {
+  const out = $("#suggest-out");
+  out.replaceChildren();
+  const current = JSON.stringify(readEffects());
+  for (const s of list) {
+    if (current.includes(JSON.stringify(s.effect))) continue;
+    const use = h("button", { type: "button", class: "btn small", text: "Use" });
+    use.addEventListener("click", () => {
+      const now = readEffects();
+      const list2 = Array.isArray(now) ? now : [];
+      list2.push(s.effect);
+      $("#f-effects").value = JSON.stringify(list2);
+      row.remove();
+    });
+    const row = h("div", { class: "suggestion" }, [
+      h("code", { text: JSON.stringify(s.effect) }),
+      h("span", { class: "muted small", text: ` from “${s.evidence}” ` }),
+      use,
+    ]);
+    out.append(row);
+  }
+  if (out.children.length) out.prepend(h("p", { class: "muted small", text: "Suggested (not applied until you use one and save):" }));
+}
+
+async function onSuggest() {
+  const text = $("#f-text").value;
+  if (!text.trim()) return;
+  try {
+    const body = { text };
+    const from = localInputToIso($("#f-from").value);
+    if (from) body.valid_from = from;
+    const r = await api("/v1/knowledge/suggest-effects", { method: "POST", body });
+    showSuggestions(r.suggested);
+    if (!r.suggested.length) {
+      $("#suggest-out").replaceChildren(h("p", { class: "muted small", text: r.concerns_dispatch
+        ? "No effect could be read from the text. Without effects, drafts promise no dispatch day while it is in force."
+        : "The text does not seem to concern dispatch: information only." }));
+    }
+  } catch (err) {
+    failed("Could not suggest effects", err);
+  }
 }
 
 function newItem() {
@@ -335,6 +394,7 @@ async function onSave(ev) {
     else notify("ok", creating ? `Created ${id} (revision 1)` : `Saved ${id} as revision ${saved.revision}`);
     await loadItems();
     await selectItem(id, { quiet: true });
+    showSuggestions(saved.suggested_effects || []);
   } catch (err) {
     if (err.status === 422) {
       showApiFieldErrors(err);
@@ -654,6 +714,7 @@ function wire() {
   $("#show-deleted").addEventListener("change", () => loadItems().catch((err) => failed("Could not load", err)));
   $("#item-form").addEventListener("submit", onSave);
   $("#f-kind").addEventListener("change", setKindUi);
+  $("#suggest-btn").addEventListener("click", onSuggest);
   $("#f-text").addEventListener("input", updateCount);
   $("#cancel-btn").addEventListener("click", () => (state.selected ? selectItem(state.selected.id) : newItem()));
   $("#delete-btn").addEventListener("click", onDelete);

@@ -52,6 +52,7 @@ ROUTES = [
     Route("POST", "/v1/knowledge", MANAGERS, {"id": "{new}", "kind": "policy", "title": "新规则", "text": "内容"}),
     Route("GET", "/v1/knowledge/search?q=发货", ALL),
     Route("POST", "/v1/knowledge/preview", ALL, {"order_id": "T1006", "message": "发货了吗"}),
+    Route("POST", "/v1/knowledge/suggest-effects", MANAGERS, {"text": "10月1日至7日暂停发货"}),
     Route("GET", "/v1/knowledge/{item}", ALL, owned=True),
     Route("PUT", "/v1/knowledge/{item}", MANAGERS, {"title": "发货时效", "text": "现货48小时内发货。"}, owned=True),
     Route("DELETE", "/v1/knowledge/{item}", MANAGERS, owned=True),

@@ -60,7 +60,8 @@ def test_manager_curates_a_notice_in_a_real_browser(tmp_path: Path) -> None:
         page.get_by_label("Buyer message", exact=True).fill(URGE)
         page.get_by_role("button", name="Preview reply").click()
         expect(page.locator("#preview-out .bubble")).to_contain_text("积压")
-        expect(page.locator("#preview-out .callout")).to_contain_text("the draft quotes it")
+        # Without effects the dispatch notice also makes the draft need a human (issue 12): two callouts.
+        expect(page.locator("#preview-out .callout", has_text="the draft quotes it")).to_have_count(1)
         expect(page.locator("#preview-out .chip-mine")).to_contain_text("notice · n-backlog · unsaved")
         assert manager.get(f"/v1/knowledge/{NOTICE_ID}").status_code == 404  # a preview saves nothing
 
@@ -145,3 +146,42 @@ def test_manager_curates_a_notice_in_a_real_browser(tmp_path: Path) -> None:
         expect(page.locator(".notice-ok", has_text="Shop settings saved as revision 2")).to_be_visible()
         assert manager.get("/v1/shop/settings").json()["settings"]["daily_cutoff"] == "17:30"
         assert page.js_errors == []
+
+
+@pytest.mark.slow
+def test_manager_confirms_suggested_effects_in_a_real_browser(tmp_path: Path) -> None:
+    """The server suggests effects read from the notice's text; nothing is applied until the manager uses one."""
+    require_chromium()
+    with running_server(tmp_path) as server, server.client("manager") as manager, chromium() as browser:
+        page = new_page(browser)
+        page.goto(f"{server.url}/kb")
+        page.get_by_label("API key").fill(server.keys["manager"])
+        page.get_by_role("button", name="Save key").click()
+        expect(page.locator("#conn")).to_contain_text("Connected")
+
+        page.get_by_role("button", name="+ New item").click()
+        page.get_by_label("ID", exact=True).fill("n-move")
+        page.get_by_label("Kind", exact=True).select_option("notice")
+        page.get_by_label("Title", exact=True).fill("仓库搬迁")
+        page.get_by_label("Text", exact=True).fill("仓库搬迁：12月20日至12月22日暂停发货，12月23日起恢复。")
+        page.get_by_role("button", name="Now + 7 days").click()
+        page.get_by_role("button", name="Suggest from text").click()
+        suggestion = page.locator("#suggest-out .suggestion")
+        expect(suggestion).to_have_count(1)
+        expect(suggestion).to_contain_text('"dispatch_pause"')
+        expect(page.locator("#f-effects")).to_have_value("")  # shown, not applied
+        suggestion.get_by_role("button", name="Use").click()
+        expect(page.locator("#f-effects")).to_have_value(re.compile(r'"until":\s?"\d{4}-12-22"'))
+        page.get_by_role("button", name="Create").click()
+        expect(page.locator("#editor-title")).to_contain_text("仓库搬迁")
+        saved = manager.get("/v1/knowledge/n-move").json()
+        # The year is placed from the server's own clock (a real `serve`): only month and day are asserted.
+        [effect] = saved["effects"]
+        assert effect["kind"] == "dispatch_pause" and effect["from"][4:] == "-12-20" and effect["until"][4:] == "-12-22"
+
+        # A bad effects list is refused with the field named; the saved revision is untouched.
+        page.get_by_label("Effects on dispatch").fill('[{"kind": "dispatch_delay", "days_min": 3, "days_max": 1}]')
+        page.get_by_role("button", name="Save changes").click()
+        expect(page.locator('[data-error="effects"]')).to_be_visible()
+        assert manager.get("/v1/knowledge/n-move").json()["revision"] == 1
+        screenshot(page, "kb-effects.png")

@@ -346,3 +346,55 @@ def test_a_backlog_notice_is_found_cited_and_expires(client: TestClient, demo: d
     assert revs["revisions"][1]["created_at"] == (NOW + timedelta(days=4)).isoformat()
     old = client.get(f"/v1/drafts/{drafts['T1001']['id']}", headers=agent).json()
     assert cited in old["citations"]  # an old draft keeps the revision it was made with
+
+
+# -- notice effects (issue 12) ---------------------------------------------------------------------
+
+def test_notice_effects_are_written_returned_suggested_and_never_applied_silently(
+        client: TestClient, demo: dict[str, str], clock: FixedClock) -> None:
+    m, agent = auth(demo["manager"]), auth(demo["agent"])
+    assert client.delete("/v1/knowledge/n-1111", headers=m).status_code == 200
+    text = "仓库搬迁：11月12日至11月14日暂停发货，11月15日起恢复发货。"
+    body = notice(clock.now(), text=text, id="n-move")
+    # The suggestion endpoint reads the text; nothing is stored.
+    sug = client.post("/v1/knowledge/suggest-effects", json={"text": text}, headers=m)
+    assert sug.status_code == 200, sug.text
+    pause = {"kind": "dispatch_pause", "from": "2026-11-12", "until": "2026-11-14"}
+    assert [s["effect"] for s in sug.json()["suggested"]] == [pause]
+    assert sug.json()["concerns_dispatch"] is True and "暂停发货" in sug.json()["suggested"][0]["evidence"]
+    assert client.post("/v1/knowledge/suggest-effects", json={"text": text}, headers=agent).status_code == 403
+
+    # Saved without effects: the suggestion comes back with the answer, but the notice has none.
+    r = client.post("/v1/knowledge", json=body, headers=m)
+    assert r.status_code == 201, r.text
+    assert r.json()["effects"] == [] and [s["effect"] for s in r.json()["suggested_effects"]] == [pause]
+    d = client.post("/v1/drafts", json={"order_id": "T1001", "message": "今天能发吗"}, headers=agent).json()
+    assert d["needs_human"] and "n-move" in d["human_reason"]
+    assert not any(c["kind"] == "dispatch_on" for c in d["commitments"]), d["commitments"]
+
+    # The manager confirms: PUT with effects makes revision 2; the draft now names the resume day.
+    put = client.put("/v1/knowledge/n-move", json=edit_of(body, effects=[pause], base_revision=1), headers=m)
+    assert put.status_code == 200 and put.json()["revision"] == 2 and put.json()["effects"] == [pause]
+    assert put.json()["suggested_effects"] == []
+    diff = client.get("/v1/knowledge/n-move/diff", headers=m).json()
+    assert diff["changed"] == ["effects"]
+    d2 = client.post("/v1/drafts", json={"order_id": "T1001", "message": "今天能发吗"}, headers=agent).json()
+    assert "11月15日" in d2["text"], d2["text"]
+    assert any(c["support"] == "notice:n-move" for c in d2["commitments"]), d2["commitments"]
+
+
+@pytest.mark.parametrize(("effects", "needle"), [
+    ([{"kind": "dispatch_pause", "from": "2026-11-20", "until": "2026-11-10"}], "until is before from"),
+    ([{"kind": "dispatch_delay", "days_min": 2}], "days_max"),
+    ([{"kind": "teleport"}], "kind"),
+    ("soon", "effects"),
+])
+def test_bad_effects_are_422_naming_the_field(client: TestClient, demo: dict[str, str], clock: FixedClock,
+                                              effects: object, needle: str) -> None:
+    m = auth(demo["manager"])
+    r = client.post("/v1/knowledge", json=notice(clock.now(), id="n-bad", effects=effects), headers=m)
+    assert r.status_code == 422 and needle in r.text and "effects" in r.text
+    r = client.post("/v1/knowledge", json=policy(id="p-eff", effects=[{"kind": "dispatch_delay", "days_min": 1,
+                                                                        "days_max": 2}]), headers=m)
+    assert r.status_code == 422 and "effects" in r.text
+    assert client.get("/v1/knowledge/n-bad", headers=m).status_code == 404

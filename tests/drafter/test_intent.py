@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from drafter.intent import Intent, classify, normalize
+from tests.conftest import SHARED_EVAL
 
-SHARED_EVAL = Path(__file__).resolve().parents[2].parent / "shared" / "eval"
 SHIPPING_KINDS = {"urge", "logistics", "change_request", "complaint"}
 
 URGE = [

@@ -9,11 +9,11 @@ from __future__ import annotations
 import copy
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from drafter.scoring import check, score
+from tests.conftest import SHARED_EVAL
 
 # The order has shipped with 中通 (ZTO); "now" is 2026-11-12 15:10 in Shanghai.
 SCENARIO: dict = {
@@ -209,6 +209,40 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         ],
         ["我们会在五分钟内回复您", "We will review your request.", "评价的事不着急"],
     ),
+    "offers_gift": (
+        [
+            "这次给您送一个小礼品，请查收",
+            "我们会随单赠送一份小样",
+            "给您多送点赠品哦",
+            "We'll include a free gift in your parcel.",
+            "As an apology we will throw in a small gift.",
+        ],
+        [
+            "我帮您向主管申请一份小礼品，确认后告诉您",
+            "抱歉，活动赠品已经送完了，无法提供",
+            "I will ask my supervisor whether we can add a gift.",
+            "礼品卡不能用于支付运费",
+        ],
+    ),
+    "promise_ship_asap": (
+        [
+            "亲，马上给您发货",
+            "我们会立刻为您发出",
+            "稍后就给您寄出",
+            "今晚就发",
+            "We will ship it right away.",
+            "It will be dispatched immediately.",
+        ],
+        [
+            "补到货会马上给您发出",
+            "到货后第一时间为您发出",
+            "我马上帮您催仓库尽快发货",
+            "发出后会第一时间告诉您单号",
+            "我马上帮您核实",
+            "We cannot ship it right away, sorry.",
+            "Once it is back in stock we will ship it right away.",
+        ],
+    ),
     "off_platform": (
         [
             "加我微信聊",
@@ -320,7 +354,7 @@ def test_every_name_has_two_cases_each_way() -> None:
 
 
 def test_the_whole_vocabulary_is_covered() -> None:
-    readme = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "README.md"
+    readme = SHARED_EVAL / "README.md"
     if not readme.exists():
         pytest.skip("shared eval data not present")
     text = readme.read_text(encoding="utf-8")
@@ -395,7 +429,7 @@ def test_score_shape() -> None:
 
 
 def _dev_scenarios() -> list[dict]:
-    path = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "dev_scenarios.jsonl"
+    path = SHARED_EVAL / "dev_scenarios.jsonl"
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from drafter.situation import is_working_day, policy_dispatch_day, read_notice
+from drafter.situation import Notice, assess, is_working_day, policy_dispatch_day, read_notice
 from knowledge.shop_settings import ShopSettings
 from tests.drafter.factories import BACKLOG, CST, SETTINGS, SPRING, order, shipped, situation, t
 
@@ -53,22 +53,35 @@ def test_overdue_promises_no_day() -> None:
     assert s.overdue and s.overdue_days == 2 and s.dispatch_on is None and s.allowed_dates == {}
 
 
-def test_backlog_notice_only_inside_its_window() -> None:
+def test_a_dispatch_notice_without_effects_makes_the_day_uncertain_only_inside_its_window() -> None:
     inside = situation(order(paid="11-12 10:00"), "11-13 09:00", [BACKLOG])
-    assert inside.backlog is not None and inside.dispatch_on is None
+    assert [n.kind for n in inside.uncertain] == ["uncertain"] and inside.estimate is None
+    assert inside.dispatch_on is None and inside.allowed_dates == {} and inside.needs_human
+    assert "n-1111" in (inside.human_reason or "")
     after = situation(order(paid="11-19 10:00"), "11-20 10:00", [BACKLOG])
-    assert after.backlog is None and after.notices == []
+    assert after.uncertain == [] and after.notices == [] and not after.needs_human
 
 
-def test_closure_notice_gives_the_resume_day() -> None:
-    ref = read_notice(SPRING, date(2027, 2, 16))
+def test_a_notice_not_about_dispatch_changes_nothing() -> None:
+    promo = Notice(id="promo", text="新品上市，关注店铺领5元券。")
+    s = situation(order(paid="11-04 09:20"), "11-04 11:00", [promo])
+    assert s.dispatch_on == date(2026, 11, 4) and not s.needs_human
+
+
+def test_closure_effect_gives_the_resume_day() -> None:
+    spring = SPRING.model_copy(update={"effects": [{"kind": "dispatch_pause", "from": "2027-02-14",
+                                                    "until": "2027-02-21"}]})
+    ref = read_notice(spring, date(2027, 2, 16))
     assert ref.kind == "closure" and ref.resume_on == date(2027, 2, 22)
     paid = datetime(2027, 2, 12, 10, tzinfo=CST)
-    from drafter.situation import assess
-
-    s = assess(order(paid=None, paid_at=paid, promised_ship_by=paid.replace(day=14)), SETTINGS, [SPRING],
+    s = assess(order(paid=None, paid_at=paid, promised_ship_by=paid.replace(day=14)), SETTINGS, [spring],
                datetime(2027, 2, 16, 10, tzinfo=CST))
+    assert s.estimate is not None and s.estimate.earliest == date(2027, 2, 22)
     assert s.not_before == date(2027, 2, 22) and s.allowed_dates == {"2027-02-22": "notice:n-spring"}
+    # The same notice without effects: its dates are never read as a promise.
+    plain = assess(order(paid=None, paid_at=paid, promised_ship_by=paid.replace(day=14)), SETTINGS, [SPRING],
+                   datetime(2027, 2, 16, 10, tzinfo=CST))
+    assert plain.estimate is None and plain.allowed_dates == {} and plain.needs_human
 
 
 def test_out_of_stock_with_restock_date() -> None:
