@@ -264,7 +264,13 @@ def assess(facts: OrderFacts | None, settings: ShopSettings, notices: list[Notic
             phase = "signed"  # the platform says the buyer signed; the courier's text may lag behind
         ref_time = last_at or _local(sh.shipped_at, tz)
         moving = phase in ("collected", "in_transit", "out_for_delivery", "unknown")
-        stuck = moving and ref_time is not None and now - ref_time > STUCK_AFTER
+        # A parcel with no tracking events at all (a waybill shipped offline, a source that keeps no
+        # trace) is not "stuck": nothing says it stopped moving. Nobody can see it move either, so a
+        # human checks with the courier once the usual transit time has passed.
+        traced = bool(sh.events) and getattr(sh, "trace", "live") != "offline"
+        stuck = traced and moving and ref_time is not None and now - ref_time > STUCK_AFTER
+        if not traced and phase != "signed" and ref_time is not None and now - ref_time > STUCK_AFTER:
+            human.append(f"parcel {i + 1} has no live tracking; check with the courier")
         lines = [sku_index[k] for k in (sh.item_skus or []) if k in sku_index]
         suspended = cal.suspended_carriers.get(canonical_carrier(sh.carrier)) if sh.carrier else None
         s.shipments.append(ShipmentView(

@@ -137,3 +137,17 @@ def test_unknown_status_stays_unknown() -> None:
     s = situation(order(status="SOMETHING_NEW"), "11-04 11:00")
     assert s.status is None
     assert s.facts_known
+
+
+def test_a_parcel_with_no_tracking_events_is_not_stuck_but_checked_by_a_human() -> None:
+    # A waybill shipped offline (Taobao answers no trace) or a source that keeps no events: nothing says the
+    # parcel stopped moving, so it is not "stuck"; after the usual transit time a human checks with the courier.
+    fresh = situation(shipped(events=[]), "11-06 10:00")
+    assert fresh.state == "shipped" and not fresh.needs_human
+    late = situation(shipped(events=[]), "11-09 10:00")
+    assert late.state == "shipped" and not late.shipments[0].stuck
+    assert late.needs_human and "no live tracking" in (late.human_reason or "")
+    offline = order("WAIT_BUYER_CONFIRM_GOODS", shipments=[{
+        "carrier": "中通快递", "tracking_no": "78812345678901", "shipped_at": t("11-05 17:20"),
+        "trace": "offline", "events": []}])
+    assert situation(offline, "11-09 10:00").state == "shipped"
