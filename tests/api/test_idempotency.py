@@ -127,7 +127,7 @@ def _events(client: TestClient, manager: str) -> list[dict]:
 def test_two_simultaneous_first_drafts_act_once(world: tuple[Container, dict]) -> None:
     c, keys = world
     gate = Gate()
-    c.orders = GatedOrders(c.orders, gate)
+    c.sources = GatedOrders(c.sources, gate)  # drafts read orders through the sources
     h = {**auth(keys["agent"]), "Idempotency-Key": "burst-1"}
     body = {"order_id": "T1006", "message": "发货了吗"}
     with TestClient(create_app(container=c)) as client:
@@ -210,7 +210,7 @@ def test_a_working_claim_heartbeats_so_it_is_not_taken_over(world: tuple[Contain
     monkeypatch.setattr(idempotency, "HEARTBEAT_S", 0.05)
     c, keys = world
     gate = Gate(hold_s=2.0)
-    c.orders = GatedOrders(c.orders, gate)
+    c.sources = GatedOrders(c.sources, gate)  # drafts read orders through the sources
     h = {**auth(keys["agent"]), "Idempotency-Key": "slow-1"}
     body = {"order_id": "T1006", "message": "发货了吗"}
     with TestClient(create_app(container=c)) as client, ThreadPoolExecutor(2) as pool:
