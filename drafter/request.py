@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 MAX_MESSAGE = 2000
 MAX_TURNS = 20
@@ -35,6 +35,11 @@ class DraftRequest(BaseModel):
     composer: Literal["template", "llm"] | None = Field(
         default=None, description="Default: the server's REPLYDESK_COMPOSER setting")
     prompt: str | None = Field(default=None, pattern=r"^[a-z0-9_]+@v\d+$", description="NAME@VERSION for the LLM")
+    # Agents are scored on response time from the buyer's message, not from the draft request: a client
+    # that knows when the message arrived (the extension reads the chat) says so.
+    received_at: AwareDatetime | None = Field(
+        default=None, description="When the buyer's message arrived, with a UTC offset (default: when the draft "
+                                  "was requested)")
 
     _ids_have_no_nul = field_validator("order_id", "message")(_no_nul)
 
