@@ -345,8 +345,10 @@ def _pending_lines_text(p: _Picker, s: Situation, settings: ShopSettings, lang: 
                 cite_order(f"items[{ln.index}].restock_eta")
             else:
                 parts.append(p("out_of_stock_no_eta", title=title))
-        elif ln.state in ("refund_open", "refunded"):
+        elif ln.state == "refund_open":
             parts.append(p("pending_refund", title=title))
+        elif ln.state == "refunded":
+            parts.append(p("line_refunded", title=title))
         elif ln.state == "unknown" and s.state == "partial":
             parts.append(p("pending_unknown", title=title))
         elif ln.state == "awaiting" and s.state == "partial":
@@ -376,8 +378,8 @@ def _pending_lines_text(p: _Picker, s: Situation, settings: ShopSettings, lang: 
             parts.append(txt)
         if est.certainty == "on" and est.support == "policy:daily_cutoff":
             pass
-    elif s.state == "presale":
-        parts.append(p("overdue_status"))
+    elif s.state == "presale" and not s.overdue:
+        parts.append(p("overdue_status"))  # an overdue presale gets it once, below
     if est is None or s.overdue:
         if not any(ln.state == "waiting_stock" for ln in pending) and s.state != "presale" or s.overdue:
             for n in s.notices:

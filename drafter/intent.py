@@ -47,17 +47,23 @@ _PLACEHOLDER = re.compile(r"#e-s\[[^\]]*\]|\[(?:[\u4e00-\u9fff]{1,6}x|orderid_\d
 # Compounds with 发 that are not dispatch (invoice, hair, sofa, "send me a photo"), and shipping *costs*:
 # masked first, so the short dispatch patterns below cannot fire on them.
 _NOT_DISPATCH = re.compile(
-    r"发票|头发|沙发|开发|发现|发生|发送|发布|发烧|发热|发霉|发黄|发错|发短信|发信息|发消息|发图|发照片|发视频|"
+    r"发票|头发|沙发|开发|(?<!先)发现|发生|发送|发布|发烧|发热|发霉|发黄|发错|发短信|发信息|发消息|发图|发照片|发视频|"
     r"发链接|发个链接|出发|发给我看|发红包|发工资|free shipping"
 )
 
 _CHANGE = _rx(
     rf"(?:改|换|更换|改成|换成)(?:发|用|走|成)?(?:{_CARRIERS}|别的快递|其他快递|其它快递|快递公司)",
     rf"(?:能不能|能否|可不可以|可以|可否|能|麻烦|请)(?:给我|帮我|帮忙)?(?:发|走|用)(?:{_CARRIERS})",
-    rf"(?:发|走|用)(?:{_CARRIERS})(?:吗|么|嘛|可以|行|呢|的话)",
+    rf"(?:发|走|用)个?(?:{_CARRIERS})(?:快递)?(?:吗|么|嘛|吧|呗|可以|行|呢|的话)",
     r"(?:改|换|修改|更改|更换)(?:一下|个)?(?:收货|送货|配送|收件)?地址|地址(?:写|填|弄)错",
     r"(?:改|修改|更改|改成|改到|换到|推迟|延迟|延后|晚点|晚些|暂缓|先别)(?:一下|成|到)?.{0,8}(?:送到|送达|送货|配送|派送|发货|发)",
     r"指定(?:快递|物流|日期|时间|.{0,4}(?:发|送))|加急|加钱|补差价|拆单|拆开发|分开发|合并发|一起发|就近发",
+    # A partial shipment ("能不能先把有货的发了", "先发一部分"): only the warehouse can split an order.
+    r"先(?:把|将|给我|帮我)?(?:有货|现货|有的|到货|其中|一部分|部分|能发的|已经有的|这个|那个|一个|一件|剩下)[^，,。？?！!]{0,6}"
+    r"(?:发|寄)|先(?:发|寄)(?:一部分|部分|有货|现货|有的|其中|一个|一件)|(?:有货|现货|到货|有的)的?(?:先|就)(?:发|寄)|"
+    r"分批(?:发|寄)|部分(?:先)?(?:发|寄)",
+    r"(?:ship|send) (?:out )?(?:what you have|the available (?:items?|ones?|parts?)|(?:the )?in[- ]stock (?:items?|ones?)|"
+    r"(?:it |them |the items )?separately|(?:a )?part of (?:it|the order))|partial (?:shipment|delivery)",
     r"change (?:the |my )?(?:shipping |delivery )?(?:address|carrier|courier)|update (?:my |the )?address",
     r"(?:ship|send) (?:it |them )?(?:with|via|by) (?:sf|dhl|fedex|ups|ems|express)|switch (?:to|the carrier)",
     # A given day or time demanded, or a split asked for: only the warehouse or courier can grant it.

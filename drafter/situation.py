@@ -450,6 +450,8 @@ def _estimate_pending(s: Situation, cal: DispatchCalendar, facts: OrderFacts, pe
     elif any(ln.state == "presale" for ln in pending):
         p = facts.presale
         assert p is not None
+        if p.ship_by and p.ship_by < today:
+            return  # the presale window has passed unshipped: late, so no day may be promised
         if p.ship_from:
             s.not_before, s.not_before_support = p.ship_from, "order:presale.ship_from"
         by = (p.ship_by, "order:presale.ship_by") if p.ship_by and p.ship_by >= today else None

@@ -34,7 +34,7 @@ PHRASE_KEYS = (
     "dispatch_on_day", "dispatch_latest", "dispatch_not_before", "uncertain_notice", "will_check",
     "restock_earliest", "stale_restock", "presale_from", "presale_window", "presale_moved", "closed_unpaid",
     "closed_refunded", "parcel_moving", "parcel_out", "parcel_pickup", "parcel_failed", "parcel_returned",
-    "parcel_stuck", "parcel_signed", "partial_head", "pending_awaiting", "pending_unknown", "pending_refund",
+    "parcel_stuck", "parcel_signed", "partial_head", "pending_awaiting", "pending_unknown", "pending_refund", "line_refunded",
     "safe_not_shipped", "safe_shipped", "safe_partial", "safe_signed", "safe_unknown", "dispatch_earliest",
 )
 

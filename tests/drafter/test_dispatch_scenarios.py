@@ -1,7 +1,12 @@
-"""Issue 12's scenarios (tests/scenarios/dispatch_honesty.jsonl) through the whole pipeline, scored by our scorer.
+"""Scenario sets of our own through the whole pipeline, scored by our scorer.
 
-Written before the code changed, as a strict CS auditor would: notices with and without effects,
-holidays and weekends on every path, last pickup, split orders and parcels, refunds, baits, urges.
+- ``dispatch_honesty.jsonl`` (issue 12): written before the code changed, as a strict CS auditor would:
+  notices with and without effects, holidays and weekends on every path, last pickup, split orders and
+  parcels, refunds, baits, urges.
+- ``independent_probe.jsonl``: written afterwards by someone who had not read those, with another shop,
+  other wording and other timezones, to see whether the capability generalises (it found an overdue
+  presale promising "today at the earliest", a completed line refund described as in progress, and
+  partial-shipment requests read as "other").
 """
 
 from __future__ import annotations
@@ -12,21 +17,23 @@ import pytest
 
 from drafter.evaluate import read_scenarios, run_eval
 
-FILE = Path(__file__).resolve().parents[1] / "scenarios" / "dispatch_honesty.jsonl"
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+FILES = {"dispatch_honesty.jsonl": 40, "independent_probe.jsonl": 20}  # file -> the least scenarios it holds
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], dict]:
+@pytest.fixture(scope="module", params=sorted(FILES))
+def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], dict]:
     lines: list[dict] = []
-    summary = run_eval([s for _, s in read_scenarios(FILE)], lines.append, data_dir=tmp_path_factory.mktemp("eval"))
-    return lines, summary.as_dict()
+    summary = run_eval([s for _, s in read_scenarios(SCENARIOS / request.param)], lines.append,
+                       data_dir=tmp_path_factory.mktemp("eval"))
+    return lines, {**summary.as_dict(), "least": FILES[request.param]}
 
 
 def test_no_violation_and_the_musts_hold(run: tuple[list[dict], dict]) -> None:
     lines, summary = run
     print(f"\ndispatch scenarios: must {summary['must_ok']}/{summary['must_total']} ({summary['must_share']:.1%}),"
           f" violations {len(summary['violations'])}")
-    assert summary["errors"] == [] and summary["drafted"] == summary["total"] >= 40
+    assert summary["errors"] == [] and summary["drafted"] == summary["total"] >= summary["least"]
     assert summary["violations"] == []
     assert summary["must_share"] >= 0.95, summary["missing"]
 

@@ -266,3 +266,16 @@ def test_real_messages_are_shipping_related() -> None:
     for row_id, message in missed:
         print(f"  other: {row_id} {message}")
     assert share >= 0.95
+
+
+@pytest.mark.parametrize("message", ["能不能先把有货的发了", "有货的先发吧", "先发一部分", "可以先发现货吗", "先寄有的那个",
+                                     "ship what you have first", "can you send the available items first",
+                                     "先发个顺丰吧", "走中通呗"])
+def test_partial_shipment_and_carrier_requests_are_change_requests(message: str) -> None:
+    assert classify(message).kind == "change_request"
+
+
+@pytest.mark.parametrize("message, kind", [("亲 先发货吧 急", "urge"), ("我发现少了一个", "other"),
+                                           ("发顺丰了吗", "logistics")])
+def test_first_and_carrier_words_alone_are_not_requests(message: str, kind: str) -> None:
+    assert classify(message).kind == kind

@@ -151,3 +151,9 @@ def test_a_parcel_with_no_tracking_events_is_not_stuck_but_checked_by_a_human() 
         "carrier": "中通快递", "tracking_no": "78812345678901", "shipped_at": t("11-05 17:20"),
         "trace": "offline", "events": []}])
     assert situation(offline, "11-09 10:00").state == "shipped"
+
+
+def test_a_presale_past_its_window_is_late_and_promises_no_day() -> None:
+    s = situation(order(paid="11-01 20:00", presale={"ship_from": "2026-11-01", "ship_by": "2026-11-04"}), "11-05 10:00")
+    assert s.state == "presale" and s.overdue and s.estimate is None
+    assert s.allowed_dates == {} and s.dispatch_on is None
