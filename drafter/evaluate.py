@@ -27,9 +27,9 @@ from core.settings import Settings
 from drafter.exemplars import ExemplarSource
 from drafter.llm_log import LLMCallLog
 from drafter.pipeline import DraftServices, run
-from drafter.situation import Situation
 from drafter.request import DraftRequest
 from drafter.result import DraftResult
+from drafter.situation import Situation
 from knowledge.embeddings import Embedder
 from knowledge.orders import OrderFacts
 from knowledge.retrieve import Retriever

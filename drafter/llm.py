@@ -324,7 +324,9 @@ def build_values(intent: Intent, s: Situation, *, message: str, context: list[di
     shop's approved (message, reply) pairs, newest first, already chosen and redacted by the caller.
     """
     t = texts or _default_texts()
-    red = redact if redact_text else (lambda x: x)
+    def red(x: str) -> str:
+        return (redact(x) or "") if redact_text else x
+
     allowed, forbidden = commitments_text(s, t)
     roles = t.roles
     ctx = "\n".join(f"{roles.get('buyer' if c.get('role') == 'buyer' else 'agent', '')}: {red(c.get('text', ''))}"

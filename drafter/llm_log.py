@@ -84,7 +84,8 @@ class LLMCallLog:
 
 
 def _row(r: sa.Row) -> dict[str, Any]:
-    return {"id": r.id, "at": utc(r.at).isoformat(), "shop_id": r.shop_id, "draft_id": r.draft_id,
+    at = utc(r.at)
+    return {"id": r.id, "at": at.isoformat() if at else None, "shop_id": r.shop_id, "draft_id": r.draft_id,
             "attempt": r.attempt, "prompt": f"{r.prompt_name}@{r.prompt_version}", "prompt_hash": r.prompt_hash,
             "model": r.model, "params": json.loads(r.params_json), "messages": json.loads(r.messages_json),
             "output": r.output, "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,

@@ -57,6 +57,16 @@ def _all(*tests: Callable[[str], bool]) -> Callable[[str], bool]:
     return lambda t: all(x(t) for x in tests)
 
 
+def _any(*tests: Callable[[str], bool]) -> Callable[[str], bool]:
+    return lambda t: any(x(t) for x in tests)
+
+
+def _contains_compact(value: str) -> Callable[[str], bool]:
+    """The value in the text, spaces ignored (a tracking number may be written in groups)."""
+    v = value.lower()
+    return lambda t: v in re.sub(r"\s", "", _norm(t))
+
+
 _MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december"]
 
@@ -102,8 +112,7 @@ def requirements(s: Situation, intent: Intent) -> list[Requirement]:
     for k in s.commitments:
         if k.kind == "share_tracking":
             digits = re.sub(r"\s", "", k.value)
-            out.append(Requirement("tracking", lambda t, v=digits: v.lower() in re.sub(r"\s", "", _norm(t)),
-                                   {"value": k.value}))
+            out.append(Requirement("tracking", _contains_compact(digits), {"value": k.value}))
         elif k.kind == "dispatch_on":
             day = date.fromisoformat(k.value)
             today = s.now.date()
@@ -112,8 +121,7 @@ def requirements(s: Situation, intent: Intent) -> list[Requirement]:
                 tests.append(_has(_TODAY))
             elif (day - today).days == 1:
                 tests.append(_has(_TOMORROW))
-            out.append(Requirement("dispatch_day", lambda t, ts=tests: any(x(t) for x in ts),
-                                   {"date": f"{day.month}月{day.day}日"}))
+            out.append(Requirement("dispatch_day", _any(*tests), {"date": f"{day.month}月{day.day}日"}))
     if s.state == "unpaid":
         out.append(Requirement("payment_needed", _has(_PAY)))
     if s.overdue:
