@@ -71,10 +71,7 @@ class LLMCallLog:
             q = q.where(llm_calls.c.at >= since)
         with self.engine.connect() as conn:
             for r in conn.execute(q):
-                row = _row(r)
-                row["output"] = redact(row["output"])
-                row["messages"] = redact_record(row["messages"])
-                yield row
+                yield redact_record(_row(r))  # output, messages and the problems' quotes
 
     def purge(self, retention_days: int) -> int:
         """Delete calls older than the retention; returns how many went."""
