@@ -336,7 +336,7 @@ def build_values(intent: Intent, s: Situation, *, message: str, context: list[di
         rows = [t.exemplar.format(message=_untagged(red(m)), reply=_untagged(red(r))) for m, r in exemplars]
         shown = "\n" + "\n".join([t.exemplars_header, *rows]) + "\n"
     return PromptValues({
-        "language": "English" if intent.language == "en" else "中文",
+        "language": t.languages.get(intent.language, intent.language),
         "tone_address": tone_address,
         "sign_off": sign_off,
         "facts": _lines(facts_sheet(s, t), t),

@@ -113,9 +113,9 @@ def compose_with_llm(llm: LLMClient, intent: Intent, s: Situation, settings: Sho
     name, version = parse_prompt_ref(prompt)
     pf = load_prompt(name, version)
     usage = {"calls": 0, "input_tokens": 0, "output_tokens": 0, "model_ms": 0.0}
-    sign_off = settings.tone.sign_off or "祝您生活愉快"
-    if intent.language == "en":
-        sign_off = "Have a nice day!"
+    sign_off = settings.tone.sign_off or pf.texts.sign_off.get("zh", "")
+    if intent.language == "en":  # the shop's sign-off is Chinese
+        sign_off = pf.texts.sign_off.get("en", "")
     pv = build_values(intent, s, message=request.message, context=context, passages=passages,
                       tone_address=settings.tone.address, sign_off=sign_off, redact_text=redact_text,
                       texts=pf.texts, draft=template_text or "",

@@ -169,6 +169,8 @@ class PromptTexts(BaseModel):
     line: str = "- {text}"                      # one item of a rendered list
     none: str                                   # an empty list
     roles: dict[str, str]                       # conversation roles: buyer, agent
+    languages: dict[str, str]                   # the buyer's language (zh, en) as the prompt names it
+    sign_off: dict[str, str]                    # by language, when the shop set none (English always)
     repair: str                                 # {problems}; the one repair call's instruction
     repair_problem: str                         # {text} {reason}
     previous_reply: str                         # {text}: the model's own failed reply, shown in the repair
@@ -236,7 +238,9 @@ def prompt_markers(prompt: PromptFile) -> list[str]:
                 if piece.startswith("<") and piece.endswith(">"):
                     out.append(piece)           # a delimiter tag
                 elif piece.endswith((":", "：")) and len(piece) >= 4:
-                    out.append(piece)           # a heading, with its colon
+                    out.append(piece)           # a heading, with its colon (and without, when long enough)
+                    if _long_enough(bare := piece.rstrip(":：").strip(" ()（）")):
+                        out.append(bare)
                 elif _long_enough(piece := piece.strip(":：")):
                     out.append(piece)
     for rule in prompt.rules:
