@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         "mean_output_tokens": round(statistics.fmean((r.usage or {}).get("output_tokens", 0) for r in rs), 1)
         if rs else 0,
         "model_calls": len(calls),
-        "texts": [{"id": sc["id"], "text": r.text, "fell_back": r.guard.fell_back, "repaired": r.guard.repaired,
+        "texts": [{"id": sc["id"], "draft_id": r.id, "text": r.text, "fell_back": r.guard.fell_back, "repaired": r.guard.repaired,
                    "reasons": r.guard.reasons} for sc, r in results],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
