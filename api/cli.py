@@ -490,6 +490,20 @@ def llm_log(draft: Annotated[str | None, typer.Option("--draft", help="Only this
         typer.echo("    output: " + (r["output"] or "").replace("\n", " ")[:300])
 
 
+@llm_app.command("export")
+def llm_export(shop: Shop = "demo", since: Annotated[str | None, typer.Option(help="ISO time with offset")] = None
+               ) -> None:
+    """The shop's logged model calls as JSON lines, oldest first, redacted (messages, outputs, problems)."""
+    from datetime import datetime
+
+    from drafter.llm_log import LLMCallLog
+
+    start = datetime.fromisoformat(since) if since else None
+    with _container(with_index=False) as c:
+        for row in LLMCallLog(c.engine, c.clock).export(shop, start):
+            typer.echo(json.dumps(row, ensure_ascii=False))
+
+
 @llm_app.command("purge")
 def llm_purge(days: Annotated[int | None, typer.Option(help="Retention in days (default: LLM_LOG_RETENTION_DAYS)")]
               = None) -> None:

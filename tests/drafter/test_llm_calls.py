@@ -137,6 +137,8 @@ def test_replydesk_llm_log_lists_a_drafts_calls_and_the_failed_ones(world, monke
     failed = CliRunner().invoke(app, ["llm", "log", "--failed", "--json"])
     rows = [json.loads(x) for x in failed.output.splitlines()]
     assert [x["verdict"] for x in rows] == ["usefulness_problems"]
+    exported = CliRunner().invoke(app, ["llm", "export", "--shop", "demo"])
+    assert [json.loads(x)["attempt"] for x in exported.output.splitlines()] == ["first", "repair"]
 
 
 def _approve(world: dict[str, Any], shop: str, order_id: str, message: str, final: str | None) -> None:
