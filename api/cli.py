@@ -20,12 +20,14 @@ kb_app = typer.Typer(help="The knowledge base (policies, notices) and its index.
 orders_app = typer.Typer(help="Orders: the shop's order source, its store, and checks.", no_args_is_help=True)
 shops_app = typer.Typer(help="Shops: create and list them.", no_args_is_help=True)
 prompts_app = typer.Typer(help="Prompt files and phrasebooks.", no_args_is_help=True)
+llm_app = typer.Typer(help="The model-call log of the LLM composer.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 app.add_typer(keys_app, name="keys")
 app.add_typer(kb_app, name="kb")
 app.add_typer(orders_app, name="orders")
 app.add_typer(shops_app, name="shops")
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(llm_app, name="llm")
 
 Shop = Annotated[str, typer.Option("--shop", help="Shop id.")]
 
@@ -428,7 +430,10 @@ def _llm() -> Any:
 @prompts_app.command("compare")
 def prompts_compare(a: str, b: str, scenarios: Annotated[Path | None, typer.Argument()] = None,
                     from_log: bool = typer.Option(False, "--from-log", help="Also replay cases from the feedback log"),
-                    shop: Shop = "demo", retrieval: bool = True, as_json: Annotated[bool, typer.Option("--json")] = False
+                    shop: Shop = "demo", retrieval: bool = True, as_json: Annotated[bool, typer.Option("--json")] = False,
+                    exemplars: Annotated[Path | None, typer.Option(
+                        "--exemplars", help="A seeded log of approved replies (scenario lines with approved_reply): "
+                                            "prompts that take exemplars also run with them")] = None,
                     ) -> None:
     """Run two prompt versions (NAME@VERSION) on the same scenarios and print a comparison table."""
     from drafter.compare import compare, scenarios_from_log, table
@@ -450,8 +455,64 @@ def prompts_compare(a: str, b: str, scenarios: Annotated[Path | None, typer.Argu
             items += scenarios_from_log(c.feedback.events(shop), c.shops.get(shop).settings.model_dump(mode="json"))
     if not items:
         _fail("no scenarios: give a scenario file and/or --from-log", 2)
-    rows = compare([a, b], items, llm=_llm(), retrieval=retrieval)
+    seeded = None
+    if exemplars is not None:
+        if not exemplars.is_file():
+            _fail(f"{exemplars} not found", 2)
+        seeded = [s for _, s in read_scenarios(exemplars)]
+    rows = compare([a, b], items, llm=_llm(), retrieval=retrieval, exemplars=seeded)
     typer.echo(json.dumps(rows, ensure_ascii=False) if as_json else table(rows))
+
+
+@llm_app.command("log")
+def llm_log(draft: Annotated[str | None, typer.Option("--draft", help="Only this draft's calls")] = None,
+            failed: Annotated[bool, typer.Option("--failed", help="Only calls whose text did not stand")] = False,
+            shop: Annotated[str | None, typer.Option("--shop", help="Only this shop (default: all)")] = None,
+            limit: int = 20, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Browse the model-call log (newest first): prompt, model, verdict, problems, output."""
+    from drafter.llm_log import LLMCallLog
+
+    with _container(with_index=False) as c:
+        rows = LLMCallLog(c.engine, c.clock).list(shop, draft_id=draft, failed=failed, limit=limit)
+    if as_json:
+        for r in rows:
+            typer.echo(json.dumps(r, ensure_ascii=False))
+        return
+    if not rows:
+        typer.echo("no model calls logged" + (f" for draft {draft}" if draft else ""))
+    for r in rows:
+        typer.echo(f"#{r['id']} {r['at']} draft={r['draft_id']} {r['attempt']} {r['prompt']} {r['model']} "
+                   f"{r['verdict']} {r['duration_ms']:.0f} ms tokens={r['input_tokens']}+{r['output_tokens']}")
+        for p in r["problems"]:
+            typer.echo(f"    problem {p['kind']}: {p['text']}")
+        if r["error"]:
+            typer.echo(f"    error: {r['error']}")
+        typer.echo("    output: " + (r["output"] or "").replace("\n", " ")[:300])
+
+
+@llm_app.command("export")
+def llm_export(shop: Shop = "demo", since: Annotated[str | None, typer.Option(help="ISO time with offset")] = None
+               ) -> None:
+    """The shop's logged model calls as JSON lines, oldest first, redacted (messages, outputs, problems)."""
+    from datetime import datetime
+
+    from drafter.llm_log import LLMCallLog
+
+    start = datetime.fromisoformat(since) if since else None
+    with _container(with_index=False) as c:
+        for row in LLMCallLog(c.engine, c.clock).export(shop, start):
+            typer.echo(json.dumps(row, ensure_ascii=False))
+
+
+@llm_app.command("purge")
+def llm_purge(days: Annotated[int | None, typer.Option(help="Retention in days (default: LLM_LOG_RETENTION_DAYS)")]
+              = None) -> None:
+    """Delete logged model calls older than the retention."""
+    from drafter.llm_log import LLMCallLog
+
+    with _container(with_index=False) as c:
+        n = LLMCallLog(c.engine, c.clock).purge(days or c.settings.llm_log_retention_days)
+    typer.echo(f"deleted {n} logged model calls")
 
 
 @prompts_app.command("check")

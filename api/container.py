@@ -14,7 +14,9 @@ from core.clock import Clock, SystemClock
 from core.db import make_engine, migrate
 from core.settings import Settings
 from drafter.drafts import DraftStore
+from drafter.exemplars import ExemplarSource
 from drafter.feedback import FeedbackLog
+from drafter.llm_log import LLMCallLog
 from drafter.pipeline import DraftServices
 from drafter.review import Review
 from knowledge.order_store import SqlOrderStore
@@ -23,10 +25,10 @@ from knowledge.store import KnowledgeStore
 
 if TYPE_CHECKING:  # the index stack (Chroma, the model) and the LLM client load only when built
     from drafter.llm import LLMClient
-    from knowledge.sources.events import OrderEvents
-    from knowledge.sources.router import OrderSources
     from knowledge.retrieve import Retriever
     from knowledge.service import KnowledgeService
+    from knowledge.sources.events import OrderEvents
+    from knowledge.sources.router import OrderSources
 
 log = logging.getLogger("replydesk")
 
@@ -86,7 +88,8 @@ class Container:
                              retriever=self.retriever, order_timeout_s=s.order_timeout_s,
                              retrieve_k=s.retrieve_k, executor=self.executor, llm=self.llm_client(),
                              prompt=s.llm_prompt, prompt_ab=s.llm_prompt_ab, redact_for_llm=s.redact_for_llm,
-                             max_facts_age_s=s.order_max_age_s)
+                             max_facts_age_s=s.order_max_age_s, llm_log=LLMCallLog(self.engine, self.clock),
+                             exemplars=ExemplarSource(self.engine), exemplar_limit=s.llm_exemplars)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

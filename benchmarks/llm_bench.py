@@ -67,7 +67,7 @@ def run_llm_bench(settings: Any, rounds: int = 1) -> dict[str, Any]:
             intent = classify(message, [])
             pv = build_values(intent, situation, message=message, context=[], passages=[],
                               tone_address=shop.tone.address, sign_off=shop.tone.sign_off or "",
-                              redact_text=settings.redact_for_llm)
+                              redact_text=settings.redact_for_llm, texts=pf.texts)
             system, user = render_prompt(pf, pv.values)
             t0 = time.perf_counter()
             llm.complete(system, user, temperature=pf.params.temperature, max_tokens=pf.params.max_tokens)

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     llm_prompt: str = "urge_reply@v1"
     # "urge_reply@v2:30" sends 30% of orders (always the same ones) to v2.
     llm_prompt_ab: str | None = None
+    # Every model call is logged (table llm_calls); rows older than this are deleted by `replydesk llm purge`.
+    llm_log_retention_days: int = Field(default=30, ge=1)
+    # At most this many of the shop's approved replies (same situation state) go into a prompt as examples.
+    llm_exemplars: int = Field(default=3, ge=0, le=10)
     # Composer used by POST /v1/drafts when the request does not say: template | llm.
     composer: Literal["template", "llm"] = "template"
 

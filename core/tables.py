@@ -194,3 +194,29 @@ order_events = sa.Table(
     sa.Column("result", sa.String(40), nullable=False),
     sa.Column("received_at", UTCDateTime(), nullable=False),
 )
+
+# 0007: every model call of the LLM composer (issue 14): what was sent (already redacted), what came
+# back, and what became of it. Retention: ``LLM_LOG_RETENTION_DAYS`` (``replydesk llm purge``).
+llm_calls = sa.Table(
+    "llm_calls", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("shop_id", sa.String(64), nullable=False),
+    sa.Column("draft_id", sa.String(40)),
+    sa.Column("attempt", sa.String(10), nullable=False),
+    sa.Column("prompt_name", sa.String(100), nullable=False),
+    sa.Column("prompt_version", sa.String(40), nullable=False),
+    sa.Column("prompt_hash", sa.String(80), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("params_json", sa.Text, nullable=False),
+    sa.Column("messages_json", sa.Text, nullable=False),
+    sa.Column("output", sa.Text),
+    sa.Column("input_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("output_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("verdict", sa.String(30), nullable=False),
+    sa.Column("problems_json", sa.Text, nullable=False),
+    sa.Column("error", sa.String(500)),
+    sa.Index("ix_llm_calls_shop_at", "shop_id", "at"),
+    sa.Index("ix_llm_calls_draft", "draft_id"),
+)

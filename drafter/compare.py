@@ -11,17 +11,26 @@ from drafter.result import DraftResult
 
 
 def compare(prompts: list[str], scenarios: list[dict[str, Any]], *, llm: Any,
-            retrieval: bool = True) -> list[dict[str, Any]]:
-    rows = []
+            retrieval: bool = True, exemplars: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """One row per prompt; with a seeded log of approved replies (``exemplars``), each prompt that takes
+    exemplars runs a second time with them (row "NAME@VERSION +exemplars"), so their effect shows."""
+    from prompts.loader import load_prompt, parse_prompt_ref
+
+    runs: list[tuple[str, str, list[dict[str, Any]] | None]] = []
     for ref in prompts:
+        runs.append((ref, ref, None))
+        if exemplars and "exemplars" in load_prompt(*parse_prompt_ref(ref)).variables:
+            runs.append((f"{ref} +exemplars", ref, exemplars))
+    rows = []
+    for label, ref, seeded in runs:
         results: list[DraftResult] = []
 
         def keep(_sc: dict[str, Any], r: DraftResult, out: list[DraftResult] = results) -> None:
             out.append(r)
 
         summary = run_eval(scenarios, lambda _line: None, composer="llm", prompt=ref, llm=llm,
-                           retrieval=retrieval, on_result=keep)
-        rows.append(row(ref, results, summary.as_dict()))
+                           retrieval=retrieval, on_result=keep, exemplars=seeded)
+        rows.append(row(label, results, summary.as_dict()))
     return rows
 
 

@@ -24,9 +24,12 @@ from core.clock import FixedClock
 from core.db import make_engine, migrate
 from core.errors import InvalidInput
 from core.settings import Settings
-from drafter.pipeline import DraftServices, draft
+from drafter.exemplars import ExemplarSource
+from drafter.llm_log import LLMCallLog
+from drafter.pipeline import DraftServices, run
 from drafter.request import DraftRequest
 from drafter.result import DraftResult
+from drafter.situation import Situation
 from knowledge.embeddings import Embedder
 from knowledge.orders import OrderFacts
 from knowledge.retrieve import Retriever
@@ -79,8 +82,11 @@ class ScenarioRunner:
     """Holds one throwaway database (and index) for a whole eval run."""
 
     def __init__(self, data_dir: Path, *, retrieval: bool = True, embedder: Embedder | None = None,
-                 composer: str = "template", prompt: str | None = None, llm: Any = None) -> None:
+                 composer: str = "template", prompt: str | None = None, llm: Any = None,
+                 exemplar_limit: int = 3) -> None:
         self.composer, self.prompt, self.llm = composer, prompt, llm
+        self.exemplars = False          # set by seed_exemplars: a run without a seeded log uses none
+        self.exemplar_limit = exemplar_limit
         self.engine = make_engine(f"sqlite:///{data_dir / 'eval.db'}")
         migrate(self.engine)
         self.clock = FixedClock(datetime.fromisoformat("2026-01-01T00:00:00+08:00"))
@@ -122,6 +128,9 @@ class ScenarioRunner:
             self.knowledge.upsert(shop_id, doc_id, **kw)
 
     def run_one(self, sc: dict[str, Any]) -> DraftResult:
+        return self.run_with_situation(sc)[0]
+
+    def run_with_situation(self, sc: dict[str, Any]) -> tuple[DraftResult, Situation]:
         now = _dt(sc.get("now"))
         self.clock.set(now or datetime.fromisoformat("2026-11-01T10:00:00+08:00"))
         shop_id = self.load_shop(sc)
@@ -135,13 +144,46 @@ class ScenarioRunner:
                    for c in sc.get("context") or []]
         req = DraftRequest(order_id=order_id, message=sc["message"], context=context)  # type: ignore[arg-type]
         services = DraftServices(shops=self.shops, knowledge=self.knowledge, orders=_NoOrders(),
-                                 clock=self.clock, retriever=self.retriever, llm=self.llm)
+                                 clock=self.clock, retriever=self.retriever, llm=self.llm,
+                                 llm_log=LLMCallLog(self.engine, self.clock) if self.llm is not None else None,
+                                 exemplars=ExemplarSource(self.engine) if self.exemplars else None,
+                                 exemplar_limit=self.exemplar_limit)
         try:
-            return draft(req, shop_id, services, facts_override=lambda: (facts, err), composer=self.composer,
-                         prompt=self.prompt)
+            return run(req, shop_id, services, facts_override=lambda: (facts, err), composer=self.composer,
+                       prompt=self.prompt)
         finally:
             services.executor.shutdown(wait=False)
 
+
+    def seed_exemplars(self, items: Iterable[dict[str, Any]]) -> int:
+        """Approved replies for the prompt lab: each item is a scenario (shop, order, clock, message) plus
+        ``approved_reply``; it is stored as an approved draft of its shop with the situation it answered,
+        exactly as an agent's approval would leave it. Returns how many were stored."""
+        from core.ids import new_id
+        from core.tables import drafts
+
+        n = 0
+        for item in items:
+            reply = str(item.get("approved_reply") or "").strip()
+            if not reply:
+                continue
+            saved = (self.composer, self.llm)
+            self.composer, self.llm = "template", None
+            try:
+                r, situation = self.run_with_situation(item)
+            finally:
+                self.composer, self.llm = saved
+            shop_id = self.load_shop(item)
+            now = self.clock.now()
+            with self.engine.begin() as conn:
+                conn.execute(drafts.insert().values(
+                    id=new_id("d", now), shop_id=shop_id, order_id=str((item.get("order") or {}).get("order_id") or "X"),
+                    status="approved", intent_kind=r.intent.kind, composer="template", message=item["message"],
+                    context_json="[]", result_json=r.model_dump_json(), created_at=now, updated_at=now,
+                    situation_json=situation.model_dump_json(), final_text=reply, decided_at=now))
+            n += 1
+        self.exemplars = True
+        return n
 
 class _NoOrders:
     def get(self, shop_id: str, order_id: str) -> OrderFacts:  # pragma: no cover - eval overrides facts
@@ -168,7 +210,11 @@ def run_eval(scenarios: Iterable[dict[str, Any]], out_lines: Callable[[dict[str,
              embedder: Embedder | None = None,
              progress: Callable[[int], None] | None = None, composer: str = "template",
              prompt: str | None = None, llm: Any = None,
-             on_result: Callable[[dict[str, Any], DraftResult], None] | None = None) -> EvalSummary:
+             on_result: Callable[[dict[str, Any], DraftResult], None] | None = None,
+             exemplars: Iterable[dict[str, Any]] | None = None,
+             on_calls: Callable[[list[dict[str, Any]]], None] | None = None) -> EvalSummary:
+    """``exemplars``: a seeded log of approved replies (see ``ScenarioRunner.seed_exemplars``);
+    ``on_calls``: receives the run's logged model calls (table llm_calls) before the throwaway DB goes."""
     if score:
         from drafter import scoring
 
@@ -176,6 +222,8 @@ def run_eval(scenarios: Iterable[dict[str, Any]], out_lines: Callable[[dict[str,
     with tempfile.TemporaryDirectory(prefix="replydesk-eval-") as tmp:
         runner = ScenarioRunner(Path(data_dir or tmp), retrieval=retrieval, embedder=embedder, composer=composer,
                                 prompt=prompt, llm=llm)
+        if exemplars is not None:
+            runner.seed_exemplars(exemplars)
         for sc in scenarios:
             summary.total += 1
             try:
@@ -203,5 +251,7 @@ def run_eval(scenarios: Iterable[dict[str, Any]], out_lines: Callable[[dict[str,
                         summary.missing.append({"id": sc["id"], "must": m["name"], "text": r.text})
             if progress:
                 progress(1)
+        if on_calls is not None:
+            on_calls(LLMCallLog(runner.engine, runner.clock).list(limit=100_000)[::-1])
         runner.engine.dispose()
     return summary

@@ -16,6 +16,7 @@ llama.cpp's server: LangChain's ``ChatOpenAI`` with ``base_url``.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +30,7 @@ from core.settings import Settings
 from drafter.intent import Intent
 from drafter.redact import redact
 from drafter.situation import Situation
-from prompts.loader import PromptFile, render_prompt
+from prompts.loader import PromptFile, PromptTexts, load_prompt, render_prompt
 
 log = logging.getLogger("replydesk.llm")
 
@@ -238,6 +239,8 @@ def _retry_after(exc: Exception) -> float | None:
 
 
 # -- what the model is told ----------------------------------------------------------------------
+# Every word below comes from the prompt file's ``texts`` (prompts/urge_reply/vN.yaml), so the file's
+# content hash covers everything the model reads; this code only decides which pieces apply.
 
 @dataclass
 class PromptValues:
@@ -246,70 +249,58 @@ class PromptValues:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _d(d: Any) -> str:
-    return f"{d.month}月{d.day}日" if d else ""
+def _default_texts() -> PromptTexts:
+    return load_prompt("urge_reply", "v1").texts
 
 
-def facts_sheet(s: Situation) -> list[str]:
+def _d(d: Any, t: PromptTexts) -> str:
+    return t.facts.date.format(month=d.month, day=d.day) if d else ""
+
+
+def facts_sheet(s: Situation, texts: PromptTexts | None = None) -> list[str]:
     """The situation as plain statements; nothing here is inferred beyond what assess() decided."""
+    t = texts or _default_texts()
+    f = t.facts
     out: list[str] = []
     if not s.facts_known:
-        out.append("订单状态未知（系统暂时查不到）：不能说任何关于订单状态、日期、单号、快递的信息。"
-                   if s.state == "unavailable" else "查不到这个订单号：请买家核对订单号。")
+        out.append(f.unavailable if s.state == "unavailable" else f.not_found)
         return out
-    labels = {
-        "unpaid": "订单还没有付款。付款后才会进入发货流程。",
-        "awaiting_dispatch": "订单已付款，还没有发货。",
-        "presale": "这是预售订单，还没有发货。",
-        "out_of_stock": "订单里有商品缺货，还没有发货。",
-        "partial": "订单部分发货：部分商品已发出，其余缺货。",
-        "shipped": "订单已经发货。",
-        "stuck": "订单已经发货，但物流信息超过48小时没有更新。",
-        "signed": "物流显示包裹已签收。",
-        "closed": "订单已关闭（不会再发货）。",
-        "refunding": "订单有退款正在处理。",
-        "forbidden": "平台限制这笔订单发货，原因需要同事核实。",
-        "unknown": "订单状态不完整。",
-    }
-    out.append(labels.get(s.state, "订单状态不完整。"))
+    out.append(f.states.get(s.state, f.state_default))
     if s.overdue and s.promised_ship_by:
-        out.append(f"已超过承诺的发货时间（应在{_d(s.promised_ship_by)}前发出），需要道歉。")
+        out.append(f.overdue.format(date=_d(s.promised_ship_by, t)))
     for v in s.shipments:
-        out.append(f"包裹{v.index + 1}：快递 {v.carrier or '未知'}，运单号 {v.tracking_no or '未知'}，"
-                   f"最新物流：{v.last_event or '无'}。")
+        out.append(f.parcel.format(n=v.index + 1, carrier=v.carrier or f.unknown_value,
+                                   tracking=v.tracking_no or f.unknown_value, event=v.last_event or f.no_event))
     for p in s.pending_items:
         if p.stock == "out_of_stock":
-            eta = f"预计{_d(p.restock_eta)}补货" if p.restock_eta else "补货时间未定"
-            out.append(f"商品「{p.title or '商品'}」缺货，{eta}。")
+            eta = f.restock_eta.format(date=_d(p.restock_eta, t)) if p.restock_eta else f.restock_unknown
+            out.append(f.out_of_stock.format(title=p.title or f.item_default, eta=eta))
     if s.presale_from or s.presale_by:
-        out.append(f"预售：{_d(s.presale_from)}起发货，最晚{_d(s.presale_by)}前发出。")
+        out.append(f.presale.format(start=_d(s.presale_from, t), end=_d(s.presale_by, t)))
     for n in s.notices:
-        out.append(f"店铺通知：{n.text}")
+        out.append(f.notice.format(text=n.text))
     return out
 
 
-def commitments_text(s: Situation) -> tuple[list[str], list[str]]:
+def commitments_text(s: Situation, texts: PromptTexts | None = None) -> tuple[list[str], list[str]]:
+    t = texts or _default_texts()
+    c = t.commitments
     allowed: list[str] = []
-    for c in s.commitments:
-        if c.kind == "dispatch_on":
-            allowed.append(f"可以说：按规则会在{_d(_date(c.value))}发出。")
-        elif c.kind == "dispatch_by":
-            allowed.append(f"可以说：最晚{_d(_date(c.value))}前发出。")
-        elif c.kind == "dispatch_from":
-            allowed.append(f"可以说：{_d(_date(c.value))}起发货（不能更早）。")
-        elif c.kind == "share_tracking":
-            allowed.append(f"可以告诉买家运单号 {c.value}。")
-        elif c.kind == "forward_request":
-            allowed.append("可以说：会联系快递核实并跟进。")
-    allowed.append("可以说：会帮买家催仓库/转交同事处理。")
-    forbidden = ["承诺到货/送达时间", "提供任何金额的补偿、红包、优惠券", "要求好评", "让买家加微信/QQ/打电话",
-                 "编造日期、单号或快递公司"]
+    for k in s.commitments:
+        if k.kind in ("dispatch_on", "dispatch_by", "dispatch_from"):
+            allowed.append(getattr(c, k.kind).format(date=_d(_date(k.value), t)))
+        elif k.kind == "share_tracking":
+            allowed.append(c.share_tracking.format(value=k.value))
+        elif k.kind == "forward_request":
+            allowed.append(c.forward_request)
+    allowed += c.always
+    forbidden = list(c.forbidden_always)
     if not s.shipments:
-        forbidden.append("说已经发货、已揽收或在路上")
+        forbidden.append(c.forbidden_not_shipped)
     if not s.may_claim_arranged:
-        forbidden.append("说已经安排发货")
+        forbidden.append(c.forbidden_not_arranged)
     if s.dispatch_on is None:
-        forbidden.append("承诺今天或明天发货")
+        forbidden.append(c.forbidden_no_dispatch_day)
     return allowed, forbidden
 
 
@@ -319,28 +310,56 @@ def _date(v: str) -> Any:
     return date.fromisoformat(v)
 
 
+def _lines(items: list[str], t: PromptTexts) -> str:
+    return "\n".join(t.line.format(text=i) for i in items) or t.none
+
+
 def build_values(intent: Intent, s: Situation, *, message: str, context: list[dict[str, Any]],
-                 passages: list[str], tone_address: str, sign_off: str, redact_text: bool) -> PromptValues:
-    red = redact if redact_text else (lambda t: t)
-    allowed, forbidden = commitments_text(s)
-    ctx = "\n".join(f"{'买家' if c.get('role') == 'buyer' else '客服'}: {red(c.get('text', ''))}" for c in context[-10:])
+                 passages: list[str], tone_address: str, sign_off: str, redact_text: bool,
+                 texts: PromptTexts | None = None, draft: str = "",
+                 exemplars: list[tuple[str, str]] | None = None) -> PromptValues:
+    """The values every prompt version may use; a version's ``variables`` pick the ones it renders.
+
+    ``draft`` is the guarded template draft (the rewrite prompt's starting point); ``exemplars`` are the
+    shop's approved (message, reply) pairs, newest first, already chosen and redacted by the caller.
+    """
+    t = texts or _default_texts()
+    def red(x: str) -> str:
+        return (redact(x) or "") if redact_text else x
+
+    allowed, forbidden = commitments_text(s, t)
+    roles = t.roles
+    ctx = "\n".join(f"{roles.get('buyer' if c.get('role') == 'buyer' else 'agent', '')}: {red(c.get('text', ''))}"
+                    for c in context[-10:])
+    shown = ""
+    if exemplars and t.exemplar:
+        rows = [t.exemplar.format(message=_untagged(red(m)), reply=_untagged(red(r))) for m, r in exemplars]
+        shown = "\n" + "\n".join([t.exemplars_header, *rows]) + "\n"
     return PromptValues({
-        "language": "English" if intent.language == "en" else "中文",
+        "language": t.languages.get(intent.language, intent.language),
         "tone_address": tone_address,
         "sign_off": sign_off,
-        "facts": "\n".join(f"- {f}" for f in facts_sheet(s)),
-        "allowed": "\n".join(f"- {a}" for a in allowed),
-        "forbidden": "\n".join(f"- {f}" for f in forbidden),
-        "passages": "\n".join(f"- {red(p)}" for p in passages) or "- （无）",
-        "context": ctx or "（无）",
+        "facts": _lines(facts_sheet(s, t), t),
+        "allowed": _lines(allowed, t),
+        "forbidden": _lines(forbidden, t),
+        "passages": _lines([red(p) for p in passages], t),
+        "context": ctx or t.none.lstrip("- "),
         "message": red(message) or "",
+        "draft": draft,
+        "exemplars": shown,
     }, redacted=redact_text)
 
 
-def repair_message(violations: list[Any]) -> str:
-    lines = "\n".join(f"- 「{v.text}」：{v.reason}" for v in violations)
-    return ("你上一版回复里有不符合事实或规则的内容：\n" + lines +
-            "\n请重写回复：删掉这些说法，只用上面给出的事实，不要加入新的日期、单号、快递或金额。只输出回复正文。")
+def _untagged(text: str) -> str:
+    # An exemplar is past buyer text: it may not open or close a data block either.
+    return re.sub(r"</?\s*(?:buyer_message|conversation)\s*>", "", text)
+
+
+def repair_message(problems: list[tuple[str, str]], texts: PromptTexts | None = None) -> str:
+    """The one repair call's instruction: each (quoted text, reason) the checks found."""
+    t = texts or _default_texts()
+    lines = "\n".join(t.repair_problem.format(text=q, reason=r) for q, r in problems)
+    return t.repair.format(problems=lines)
 
 
 def render(prompt: PromptFile, pv: PromptValues) -> tuple[str, str]:

@@ -10,14 +10,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable
 
 __all__ = ["problems"]
 
-_MARKERS = re.compile(
-    r"</?\s*(?:buyer_message|conversation)\b|\[/?INST\]|<<SYS>>|<start_of_turn>|<end_of_turn>|<\|im_(?:start|end)\|>"
-    r"|Write the reply|Rules:|Facts about this order|Allowed commitments|Forbidden:|Shop policies that apply"
-    r"|YOU MAY SAY|YOU MUST NOT SAY|FACTS:|POLICIES:|data, not instructions|system prompt|系统提示"
-    r"|可以说[:：]",  # the prefix of every allowed-commitment line of the prompt
+# Chat-template control tokens belong to no prompt file (they are the model's own format): a text
+# containing one leaked the template. The prompt's own phrases come from the loaded file
+# (``prompts.loader.prompt_markers``), so a new prompt version brings its markers with it.
+_TEMPLATE_TOKENS = re.compile(
+    r"\[/?INST\]|<<SYS>>|<start_of_turn>|<end_of_turn>|<\|im_(?:start|end)\|>|<\|(?:system|user|assistant|endoftext)\|>"
+    r"|</?\s*(?:buyer_message|conversation)\b|system prompt|系统提示",
     re.I,
 )
 # The prompt forbids offering money: compensation is proposed as an action for a human to approve, so a
@@ -37,12 +39,20 @@ _LATIN = re.compile(r"[A-Za-z]")
 MAX_CHARS = 500
 
 
-def problems(text: str, *, language: str, message: str, prompt_text: str = "") -> list[tuple[str, str]]:
-    """(kind, detail) for every reason the text cannot go to a buyer."""
+def problems(text: str, *, language: str, message: str, prompt_text: str = "",
+             markers: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """(kind, detail) for every reason the text cannot go to a buyer.
+
+    ``markers``: the prompt file's own phrases; ``prompt_text``: the rendered system prompt.
+    """
     out: list[tuple[str, str]] = []
     seen = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))  # as the buyer would read it
-    if m := _MARKERS.search(seen):
+    folded = seen.casefold()
+    leaked = next((mk for mk in markers if mk.strip() and unicodedata.normalize("NFKC", mk).casefold() in folded), None)
+    if m := _TEMPLATE_TOKENS.search(seen):
         out.append(("prompt_leak", m.group(0)))
+    elif leaked:
+        out.append(("prompt_leak", leaked))
     elif prompt_text and _shares_run(text, prompt_text, 24):
         out.append(("prompt_leak", "repeats the instructions"))
     msg = message.strip()

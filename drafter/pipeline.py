@@ -60,6 +60,9 @@ class DraftServices:
     prompt: str = "urge_reply@v1"
     prompt_ab: str | None = None
     redact_for_llm: bool = True
+    llm_log: Any = None                  # drafter.llm_log.LLMCallLog: every model call is recorded
+    exemplars: Any = None                # drafter.exemplars.ExemplarSource: the shop's approved replies
+    exemplar_limit: int = 3
     # Facts read longer ago than this (``fetched_at``) are not used for status claims.
     max_facts_age_s: float | None = None
     # One small pool shared by drafts: the order call runs there so a hung source costs a timeout,
@@ -204,18 +207,31 @@ def run(request: DraftRequest, shop_id: str, services: DraftServices, *,
         return template_result, situation
     if services.llm is None:
         raise InvalidInput("this server has no LLM configured; use composer 'template'", field="composer")
+    from core.ids import new_id
     from drafter.llm_compose import compose_with_llm
 
+    # The draft's id is fixed before the model is called, so its logged calls carry it (Review.create keeps it).
+    draft_id = new_id("d", now)
+    exemplars = (services.exemplars.for_state(shop_id, situation.state, services.exemplar_limit)
+                 if services.exemplars is not None else None)
     outcome = compose_with_llm(
         services.llm, intent, situation, settings, request=request, context=context, passages=passage_texts,
         refs=refs, prompt=choose_prompt(prompt or services.prompt, services.prompt_ab, request.order_id),
-        redact_text=services.redact_for_llm, timings=timings, on_token=on_token)
-    if outcome.text is None:  # the model failed or kept failing the guard: the template draft stands
+        redact_text=services.redact_for_llm, timings=timings, on_token=on_token,
+        template_text=text if report.ok else None, exemplars=exemplars)
+    if services.llm_log is not None:
+        try:
+            services.llm_log.record(shop_id, draft_id, outcome.calls)
+        except Exception:  # the log must never cost the agent a draft
+            log.exception("could not record the model calls of draft %s", draft_id)
+    if outcome.text is None:  # the model failed or kept failing the checks: the template draft stands
         fell = template_result.guard.model_copy(update={"fell_back": True, "repaired": outcome.repaired,
                                                         "reasons": outcome.reasons})
-        return result(text, fell, "llm", services.llm.model_name, outcome.prompt_ref, outcome.usage), situation
-    return result(outcome.text, outcome.report, "llm", services.llm.model_name,  # type: ignore[arg-type]
-                  outcome.prompt_ref, outcome.usage), situation
+        out = result(text, fell, "llm", services.llm.model_name, outcome.prompt_ref, outcome.usage)
+    else:
+        out = result(outcome.text, outcome.report, "llm", services.llm.model_name,  # type: ignore[arg-type]
+                     outcome.prompt_ref, outcome.usage)
+    return out.model_copy(update={"id": draft_id}), situation
 
 
 def choose_prompt(default: str, ab: str | None, order_id: str) -> str:

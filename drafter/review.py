@@ -49,7 +49,8 @@ class Review:
                key_id: str | None) -> DraftItem:
         """Store a new pending draft; older pending drafts for the same order are superseded."""
         now = self.clock.now()
-        stored = result.model_copy(update={"id": new_id("d", now), "status": "pending"})
+        # An LLM draft arrives with its id (its logged model calls carry it); a template draft gets one here.
+        stored = result.model_copy(update={"id": result.id or new_id("d", now), "status": "pending"})
         with self.engine.begin() as conn:
             older = conn.execute(sa.select(drafts).where(
                 drafts.c.shop_id == shop_id, drafts.c.order_id == request.order_id,

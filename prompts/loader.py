@@ -22,7 +22,7 @@ ROOT = Path(__file__).parent
 _M = TypeVar("_M", bound=BaseModel)
 
 __all__ = ["PHRASE_KEYS", "Phrasebook", "PromptFile", "PromptRef", "list_prompts", "load_phrasebook", "load_prompt",
-           "parse_prompt_ref", "render_prompt"]
+           "parse_prompt_ref", "prompt_markers", "render_prompt"]
 
 # Every phrasebook must define all of these (the template composer relies on them).
 PHRASE_KEYS = (
@@ -123,6 +123,63 @@ class PromptParams(BaseModel):
     max_tokens: int = Field(default=300, ge=16, le=4000)
 
 
+class FactTexts(BaseModel):
+    """How the situation is rendered as facts for the model (placeholders in braces)."""
+
+    model_config = ConfigDict(extra="forbid")
+    date: str                      # {month} {day}
+    unavailable: str
+    not_found: str
+    states: dict[str, str]         # situation state -> one statement
+    state_default: str
+    overdue: str                   # {date}
+    parcel: str                    # {n} {carrier} {tracking} {event}
+    unknown_value: str
+    no_event: str
+    out_of_stock: str              # {title} {eta}
+    restock_eta: str               # {date}
+    restock_unknown: str
+    item_default: str
+    presale: str                   # {start} {end}
+    notice: str                    # {text}
+
+
+class CommitmentTexts(BaseModel):
+    """What the model may and may not say, by the situation's commitments."""
+
+    model_config = ConfigDict(extra="forbid")
+    dispatch_on: str               # {date}
+    dispatch_by: str
+    dispatch_from: str
+    share_tracking: str            # {value}
+    forward_request: str
+    always: list[str]
+    forbidden_always: list[str]
+    forbidden_not_shipped: str
+    forbidden_not_arranged: str
+    forbidden_no_dispatch_day: str
+
+
+class PromptTexts(BaseModel):
+    """Every piece of text the code assembles for the model lives here, so the file's hash covers it."""
+
+    model_config = ConfigDict(extra="forbid")
+    facts: FactTexts
+    commitments: CommitmentTexts
+    line: str = "- {text}"                      # one item of a rendered list
+    none: str                                   # an empty list
+    roles: dict[str, str]                       # conversation roles: buyer, agent
+    languages: dict[str, str]                   # the buyer's language (zh, en) as the prompt names it
+    sign_off: dict[str, str]                    # by language, when the shop set none (English always)
+    repair: str                                 # {problems}; the one repair call's instruction
+    repair_problem: str                         # {text} {reason}
+    previous_reply: str                         # {text}: the model's own failed reply, shown in the repair
+    problems: dict[str, str] = Field(default_factory=dict)  # problem kind -> reason shown to the model
+    what: dict[str, str] = Field(default_factory=dict)      # what a useful reply must convey, by requirement
+    exemplar: str = ""                          # {message} {reply}: one of the shop's approved replies
+    exemplars_header: str = ""
+
+
 class PromptFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -134,6 +191,7 @@ class PromptFile(BaseModel):
     rules: list[str] = Field(default_factory=list)
     system: str
     user: str
+    texts: PromptTexts
     hash: str = ""
 
     @model_validator(mode="after")
@@ -162,6 +220,53 @@ class PromptFile(BaseModel):
     @property
     def ref(self) -> PromptRef:
         return PromptRef(name=self.name, version=self.version, hash=self.hash)
+
+
+def prompt_markers(prompt: PromptFile) -> list[str]:
+    """Phrases of the prompt itself that a reply to a buyer never contains: a reply that does leaks the prompt.
+
+    Derived from the loaded file (never a list kept by hand): the literal text of the system and user
+    templates between placeholders, the allowed-line prefix, and the forbidden items. Short pieces are
+    left out — they are ordinary words a reply may use.
+    """
+    fmt = string.Formatter()
+    out: list[str] = []
+    for template in (prompt.system, prompt.user):
+        for line in template.splitlines():
+            for literal, *_ in fmt.parse(line):
+                piece = literal.strip(" \t-\"'()（）")
+                if piece.startswith("<") and piece.endswith(">"):
+                    out.append(piece)           # a delimiter tag
+                elif piece.endswith((":", "：")) and len(piece) >= 4:
+                    out.append(piece)           # a heading, with its colon (and without, when long enough)
+                    if _long_enough(bare := piece.rstrip(":：").strip(" ()（）")):
+                        out.append(bare)
+                elif _long_enough(piece := piece.strip(":：")):
+                    out.append(piece)
+    for rule in prompt.rules:
+        if _long_enough(rule):
+            out.append(rule.strip())
+    c = prompt.texts.commitments
+    prefix = _common_prefix([c.dispatch_on, c.dispatch_by, c.dispatch_from, c.forward_request])
+    if prefix.strip():
+        out.append(prefix.strip())
+    out += [f for f in c.forbidden_always if _long_enough(f)]
+    return sorted(set(out), key=len, reverse=True)
+
+
+def _long_enough(piece: str) -> bool:
+    cjk = sum("\u4e00" <= ch <= "\u9fff" for ch in piece)
+    return cjk >= 5 or len(piece) - cjk >= 12 or (cjk >= 3 and len(piece) >= 5)
+
+
+def _common_prefix(items: list[str]) -> str:
+    if not items:
+        return ""
+    first = items[0]
+    n = 0
+    while n < len(first) and all(len(i) > n and i[n] == first[n] for i in items):
+        n += 1
+    return first[:n]
 
 
 def parse_prompt_ref(ref: str) -> tuple[str, str]:

@@ -255,3 +255,71 @@ def test_draft_approve_insert_and_send_from_the_panel(tmp_path: Path) -> None:
             "Access-Control-Request-Headers": "authorization,content-type"})
         assert pre.headers.get("access-control-allow-origin") == ORIGIN
         assert re.search(r"authorization", pre.headers.get("access-control-allow-headers", ""), re.I)
+
+
+def _recorded_stream_text() -> str:
+    """The text Qwen2.5-Coder-1.5B streamed in the recorded cassette (tests/drafter/cassettes)."""
+    import yaml
+
+    cassette = ROOT / "tests" / "drafter" / "cassettes" / "test_llm_local" / "test_local_model_streams.yaml"
+    if not cassette.is_file():
+        pytest.skip("no streamed cassette: `make llm-local` then `make cassettes`")
+    data = yaml.safe_load(cassette.read_text(encoding="utf-8"))
+    for inter in data["interactions"]:
+        body = inter["response"]["body"]["string"]
+        if "chat.completion.chunk" not in body:
+            continue
+        parts = []
+        for line in body.splitlines():
+            if line.startswith("data: ") and line != "data: [DONE]":
+                for ch in json.loads(line[6:]).get("choices") or []:
+                    parts.append((ch.get("delta") or {}).get("content") or "")
+        return "".join(parts)
+    pytest.skip("the cassette holds no streamed response")
+
+
+@pytest.mark.slow
+def test_an_llm_draft_streams_into_the_panel_tokens_before_the_final(tmp_path: Path) -> None:
+    """The panel with the LLM composer: template draft, then the model's tokens as they arrive, then the
+    guarded final — the only approvable state. The model's stream is the one recorded from the local
+    Qwen2.5-Coder-1.5B (its cassette), replayed token by token by the protocol-speaking fake server."""
+    from tests.drafter.llm_server import serve_script
+
+    require_chromium()
+    recorded = _recorded_stream_text()
+    with serve_script() as (llm_url, script):
+        script.default = ("text", recorded)
+        env = {"REPLYDESK_CORS_ORIGINS": json.dumps([ORIGIN]), "REPLYDESK_LLM_BASE_URL": llm_url,
+               "REPLYDESK_LLM_MODEL": "qwen2.5-coder-1.5b-instruct-q4_k_m", "REPLYDESK_COMPOSER": "llm"}
+        with running_server(tmp_path, env=env) as server, \
+                chromium_with_extension(EXTENSION, tmp_path / "profile") as browser:
+            key = create_key(server, "extension")
+            options = browser.pages[0] if browser.pages else browser.new_page()
+            options.goto(f"{ORIGIN}/options.html")
+            options.get_by_label("API URL").fill(server.url)
+            options.get_by_label("API key").fill(key)
+            options.get_by_role("button", name="Save and test").click()
+            expect(options.locator("#status")).to_contain_text("the key works")
+            chat = browser.new_page()
+            chat.goto(f"{server.url}/demo/chat")
+            chat.wait_for_function("() => document.querySelector('#chat-input') !== null")
+            worker = extension_worker(browser, EXTENSION_ID)
+            for _ in range(50):
+                if worker.evaluate("async () => (await chrome.storage.session.get('chatTab')).chatTab?.adapter || ''"):
+                    break
+                chat.wait_for_timeout(100)
+            panel = browser.new_page()
+            panel.goto(f"{ORIGIN}/sidepanel.html")
+            expect(panel.locator("#conn")).to_have_text("Connected")
+            panel.evaluate(RECORD_PHASES)
+            panel.get_by_role("button", name="Draft reply").click()
+            expect_phase(panel, "ready")
+            phases = panel.evaluate("window.phases")
+            labels = [p["label"] for p in phases]
+            writing = [i for i, p in enumerate(phases) if p["label"].startswith("Writing")]
+            ready = next(i for i, p in enumerate(phases) if p["phase"] == "ready")
+            assert writing and writing[0] < ready, labels  # tokens arrived before the final
+            assert any(recorded[:6] in p["text"] for p in phases[writing[0]:ready]), phases
+            assert not any(p["approvable"] for p in phases[:ready]), phases
+            assert script.requests and script.requests[0]["body"].get("stream") is True
+            assert browser.js_errors == []
