@@ -56,9 +56,30 @@ class RequestLimits:
             logs.request_id.reset(token)
             return
         seen = 0
+        buffered: list[Message] = []
+        if length is None and scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+            # No Content-Length (chunked): read the body here, before any handler does. A parser that hit
+            # the limit half-way would turn it into its own 400; the caller must hear 413.
+            while True:
+                msg = await receive()
+                if msg["type"] != "http.request":
+                    buffered.append(msg)
+                    break
+                seen += len(msg.get("body", b""))
+                if seen > self.max_body:
+                    await _too_large(send_with_id, rid)
+                    access.info("%s %s %s %.1fms", scope["method"], scope["path"], 413,
+                                (time.perf_counter() - started) * 1000)
+                    logs.request_id.reset(token)
+                    return
+                buffered.append(msg)
+                if not msg.get("more_body", False):
+                    break
 
         async def limited_receive() -> Message:
             nonlocal seen
+            if buffered:
+                return buffered.pop(0)
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
