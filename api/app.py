@@ -149,7 +149,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             if own:
                 app.state.container.close()
 
-    app = FastAPI(title="replydesk", version="0.1.0", lifespan=lifespan,
+    # docs_url/redoc_url off: FastAPI's pages load Swagger UI / ReDoc from a CDN; api.routes.docs serves
+    # /docs from a Python package instead.
+    app = FastAPI(title="replydesk", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Honest, grounded reply drafts for e-commerce customer service.")
     if container is not None:
         app.state.container = container
@@ -162,6 +164,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     from api.routes import (
         demo_chat,
+        docs,
         drafts,
         feedback,
         health,
@@ -174,7 +177,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     )
 
     for r in (health.router, drafts.router, order_source.router, orders.router, keys.router, feedback.router,
-              knowledge.router, shop.router, pages.router, demo_chat.router):
+              knowledge.router, shop.router, pages.router, demo_chat.router, docs.router):
         app.include_router(r)
     if settings.metrics == "on":
         from fastapi.responses import Response
