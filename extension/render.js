@@ -25,7 +25,7 @@ export function guardBlock(g, title = "Claim check") {
     box.append(h("div", { class: "callout callout-danger", role: "note" },
       h("strong", { text: `${t(title)}: ${t("{n} warning(s)", { n: v.length })}` }),
       h("ul", {}, v.map((x) => h("li", {}, h("code", { text: x.kind }), " “", h("span", { lang: "zh", text: x.text }),
-        "” ", x.reason ? `— ${x.reason}` : "")))));
+        "” ", x.reason ? `— ${t(x.reason)}` : "")))));
   }
   if (g.fell_back) box.append(h("p", { class: "callout callout-info", text: t("The composed draft failed the claim check; this is the safe fallback draft.") }));
   else if (g.repaired) box.append(h("p", { class: "callout callout-info", text: t("The composed draft failed the claim check once and was repaired.") }));

@@ -296,7 +296,7 @@ async function approve(override = null) {
 
 function showOverride(violations) {
   $("#override-list").replaceChildren(...violations.map((x) =>
-    h("li", {}, h("code", { text: x.kind }), " “", h("span", { lang: "zh", text: x.text }), "” — ", x.reason || "")));
+    h("li", {}, h("code", { text: x.kind }), " “", h("span", { lang: "zh", text: x.text }), "” — ", t(x.reason || ""))));
   $("#override-reason").value = "";
   $("#override-go").disabled = true;
   $("#override").hidden = false;

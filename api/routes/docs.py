@@ -1,7 +1,8 @@
-"""``/docs``: Swagger UI from the ``swagger-ui-bundle`` package, never a CDN (these machines are offline).
+"""``/docs``: Swagger UI from the ``fastapi-offline`` package's files, never a CDN (these machines are offline).
 
 FastAPI's own ``/docs`` loads Swagger UI's script and style from a CDN and shows a blank page without the
 internet; here the same page loads them from ``/docs/assets/``, files shipped inside a Python package.
+(``swagger-ui-bundle`` was tried first: it ships Swagger UI 4, which cannot render FastAPI's OpenAPI 3.1.)
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from fastapi.responses import FileResponse, HTMLResponse
 router = APIRouter(include_in_schema=False)
 
 _ASSETS = {"swagger-ui-bundle.js": "text/javascript; charset=utf-8", "swagger-ui.css": "text/css; charset=utf-8",
-           "favicon-32x32.png": "image/png"}
+           "favicon.png": "image/png"}
 _NAME = re.compile(r"^[a-z0-9-]+\.(js|css|png)$")
 
 
 def _assets_dir() -> Path:
-    from swagger_ui_bundle import swagger_ui_path  # imported on use: nothing is read at import time
+    import fastapi_offline  # imported on use: nothing is read at import time
 
-    return Path(swagger_ui_path)
+    return Path(fastapi_offline.__file__).resolve().parent / "static"
 
 
 @router.get("/docs")
@@ -32,7 +33,7 @@ def swagger_ui(request: Request) -> HTMLResponse:
     return get_swagger_ui_html(
         openapi_url=f"{root}{request.app.openapi_url}", title=f"{request.app.title} · API",
         swagger_js_url=f"{root}/docs/assets/swagger-ui-bundle.js", swagger_css_url=f"{root}/docs/assets/swagger-ui.css",
-        swagger_favicon_url=f"{root}/docs/assets/favicon-32x32.png",
+        swagger_favicon_url=f"{root}/docs/assets/favicon.png",
         oauth2_redirect_url=f"{root}/docs/oauth2-redirect")
 
 

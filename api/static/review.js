@@ -343,7 +343,7 @@ function verdictBlock(d, report, err) {
   if (v.length) {
     box.append(h("div", { class: "callout callout-danger", role: "note" },
       h("strong", { text: t("Claim check: {n} claim(s) not backed by the facts", { n: v.length }) }),
-      h("ul", {}, v.map((x) => h("li", {}, h("code", { text: x.kind }), " “", h("span", { lang: "zh", text: x.text }), "” — ", x.reason || "")))));
+      h("ul", {}, v.map((x) => h("li", {}, h("code", { text: x.kind }), " “", h("span", { lang: "zh", text: x.text }), "” — ", t(x.reason || ""))))));
   } else if (report.ok === false) {
     box.append(h("p", { class: "callout callout-danger", text: (report.reasons || []).join("; ") || t("This text cannot be checked.") }));
   }
@@ -518,7 +518,7 @@ async function openOverride(d, body, violations) {
   const dlg = $("#override-dialog");
   const blocked = state.desk?.block_violations;
   $("#override-list").replaceChildren(...(violations || []).map((x) =>
-    h("li", {}, h("code", { text: x.kind }), " “", h("span", { lang: "zh", text: x.text }), "” — ", x.reason || "")));
+    h("li", {}, h("code", { text: x.kind }), " “", h("span", { lang: "zh", text: x.text }), "” — ", t(x.reason || ""))));
   $("#override-blocked").hidden = !blocked;
   $("#override-form").hidden = !!blocked;
   $("#override-reason").value = "";
@@ -561,7 +561,8 @@ function onKey(ev) {
 // ---------- start ----------
 
 function start() {
-  initHistory(api, () => poll());
+  // An undone approval brings the draft back: it is no longer "decided here".
+  initHistory(api, (id) => { state.decided.delete(id); poll(); });
   wireKey(state, () => { state.desk = null; poll(); });
   $("#help-btn").addEventListener("click", () => $("#help-dialog").showModal());
   $("#history-btn").addEventListener("click", openHistory);

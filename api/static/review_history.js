@@ -58,7 +58,7 @@ function row(d) {
     try {
       await api(`/v1/drafts/${encodeURIComponent(d.id)}/unapprove`, { method: "POST" });
       notify("ok", t("Back in the queue: order {id}", { id: d.order_id }));
-      onUndone();
+      onUndone(d.id);
       refreshHistory();
     } catch (err) {
       notify("error", t("Could not undo the approval"), [err.message]);
