@@ -181,6 +181,12 @@
     "Facts used": "使用的信息",
     "Reply for order": "订单回复",
     "Options": "设置",
+    "from {adapter}": "来自 {adapter}",
+    "+ {n} earlier message as context": "+ {n} 条之前的消息作为上下文",
+    "+ {n} earlier messages as context": "+ {n} 条之前的消息作为上下文",
+    "selected on {host}": "选自 {host}",
+    "selected text": "选中的文本",
+    "No chat adapter on this page: select the buyer's text, right-click “Draft a reply”.": "此页面没有聊天适配器：请选中买家的文字，右键“Draft a reply”。",
     "in stock": "有货", "low stock": "库存紧张", "out of stock": "缺货", "stock unknown": "库存未知",
   };
 

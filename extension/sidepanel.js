@@ -58,16 +58,17 @@ async function readChat() {
   if (!chat) {
     state.context = [];
     $("#context-note").hidden = true;
-    $("#source").textContent = "No chat adapter on this page: select the buyer's text, right-click “Draft a reply”.";
+    $("#source").textContent = t("No chat adapter on this page: select the buyer's text, right-click “Draft a reply”.");
     return;
   }
-  $("#source").textContent = `from ${chat.adapter}`;
+  $("#source").textContent = t("from {adapter}", { adapter: chat.adapter });
   if (chat.message) $("#message").value = chat.message;
   if (chat.orderId) $("#order-id").value = chat.orderId;
   state.context = chat.context || [];
   const note = $("#context-note");
   note.hidden = !state.context.length;
-  note.textContent = `+ ${state.context.length} earlier message${state.context.length === 1 ? "" : "s"} as context`;
+  note.textContent = t(state.context.length === 1 ? "+ {n} earlier message as context" : "+ {n} earlier messages as context",
+    { n: state.context.length });
 }
 
 // Text selected on any page and sent here with the "Draft a reply" context menu.
@@ -84,7 +85,7 @@ async function useSelection() {
   $("#order-id").value = id ? id[0] : "";
   let host = "";
   try { host = new URL(selection.url).host; } catch { /* about:blank and the like */ }
-  $("#source").textContent = host ? `selected on ${host}` : "selected text";
+  $("#source").textContent = host ? t("selected on {host}", { host }) : t("selected text");
   if (!id) $("#order-id").focus();
   return true;
 }
@@ -130,7 +131,7 @@ function startDraft(ev) {
   if (!orderId || !message) return;
   state.port?.disconnect();
   resetDraft(orderId);
-  setPhase("streaming", t("Drafting…"));
+  setPhase("streaming", "Drafting…");
 
   const port = chrome.runtime.connect({ name: "rd:draft" });
   state.port = port;
@@ -141,9 +142,9 @@ function startDraft(ev) {
     if (event === "template") {
       $("#reply").value = data.text;
       renderDetails(data);
-      setPhase("streaming", t("Template draft · checking…"));
+      setPhase("streaming", "Template draft · checking…");
     } else if (event === "token") {
-      if (!tokens) { tokens = true; $("#reply").value = ""; setPhase("streaming", t("Writing…")); }
+      if (!tokens) { tokens = true; $("#reply").value = ""; setPhase("streaming", "Writing…"); }
       $("#reply").value += data.text;
     } else if (event === "final") {
       finished = true;
@@ -166,7 +167,7 @@ function onFinal(item) {
   $("#reply").readOnly = false;
   renderDetails(item);
   state.report = item.guard || null;
-  const ready = item.needs_human ? t("Checked · needs a human look") : t("Checked · ready to approve");
+  const ready = item.needs_human ? "Checked · needs a human look" : "Checked · ready to approve";
   setPhase("ready", ready);
   $("#approve-btn").disabled = false;
   $("#reject-btn").disabled = false;
@@ -174,7 +175,7 @@ function onFinal(item) {
 }
 
 function fail(message) {
-  setPhase("failed", t("Failed"));
+  setPhase("failed", "Failed");
   notify("error", message);
 }
 
@@ -289,7 +290,7 @@ async function approve(override = null) {
     $("#decide").hidden = true;
     $("#override").hidden = true;
     $("#confirm-human").hidden = true;
-    setPhase("approved", override ? t("Approved over the claim check") : t("Approved"));
+    setPhase("approved", override ? "Approved over the claim check" : "Approved");
     await insert();
   });
 }
@@ -315,7 +316,7 @@ async function insert() {
     return;
   }
   await api("inserted", { id: d.id });
-  setPhase("inserted", t("Inserted · press Send in the chat"));
+  setPhase("inserted", "Inserted · press Send in the chat");
   notify("ok", t("Inserted into the chat box (order {id}). Check it and press Send.", { id: $("#draft-order").textContent }));
   $("#insert-btn").hidden = true;
   $("#copy-btn").hidden = true;
@@ -333,7 +334,7 @@ async function markSent() {
       state.phase = "inserted";
       throw err;
     }
-    setPhase("sent", t("Sent ✓"));
+    setPhase("sent", "Sent ✓");
     $("#after").hidden = true;
     notify("ok", t("Reply sent for order {id}.", { id: $("#draft-order").textContent }));
   });
@@ -358,11 +359,13 @@ async function reject(ev) {
 
 // ---------- small UI helpers ----------
 
+// `label` is the English source: shown through the catalogue, and shown again on a language switch.
 function setPhase(phase, label) {
   state.phase = phase;
+  state.phaseLabel = label;
   const el = $("#phase");
   el.dataset.phase = phase;
-  el.textContent = label;
+  el.textContent = t(label);
   updateCount();
 }
 
@@ -390,6 +393,7 @@ async function checkConnection() {
     await api("check");
     conn.dataset.state = "live";
     conn.textContent = t("Connected");
+    conn.removeAttribute("data-i18n");
     const orders = await api("orders");
     // Suggestions for the order id field; a shop's full order book is not for a dropdown.
     $("#orders").replaceChildren(...orders.slice(0, 200).map((o) => h("option", { value: o.order_id, label: `${o.order_id} · ${o.status}` })));
@@ -423,6 +427,8 @@ $("#lang-select").value = rdI18n.lang;
 $("#lang-select").addEventListener("change", () => rdI18n.setLang($("#lang-select").value));
 addEventListener("rd:lang", () => {
   updateCount();
+  if (state.phaseLabel) $("#phase").textContent = t(state.phaseLabel);
+  checkConnection();
   if (!state.draft) return;
   renderDetails(state.draft);
   showVerdict();

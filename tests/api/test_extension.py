@@ -171,6 +171,17 @@ def test_draft_approve_insert_and_send_from_the_panel(tmp_path: Path) -> None:
         chat.bring_to_front()
         shot = side_by_side(browser, [chat.screenshot(), panel.screenshot()], "extension-panel.png")
         assert shot.stat().st_size > 20_000
+        # The panel in its default language, Simplified Chinese (the switch is in its header): the screenshot
+        # for the docs; then back to English for the rest of this test.
+        panel.locator("#lang-select").select_option("zh")
+        expect(panel.locator("#ask-title")).to_have_text("买家消息")
+        expect(panel.locator("#phase")).to_have_attribute("data-phase", "inserted")
+        expect(panel.locator("#facts")).to_contain_text("状态")
+        zh_shot = side_by_side(browser, [chat.screenshot(), panel.screenshot()], "extension-panel-zh.png")
+        (ROOT / "docs" / "screenshots").mkdir(parents=True, exist_ok=True)
+        (ROOT / "docs" / "screenshots" / "extension-panel.png").write_bytes(zh_shot.read_bytes())
+        panel.locator("#lang-select").select_option("en")
+        expect(panel.locator("#ask-title")).to_have_text("The buyer wrote")
 
         # 6. The agent presses Send in the chat: the message goes out and the panel reports `sent`.
         chat.get_by_role("button", name="发送").click()
