@@ -64,7 +64,7 @@ function buildFrame() {
   const langSel = h("select", { id: "lang-select", class: "lang-select", "aria-label": "Language / 语言" },
     h("option", { value: "zh", text: "简体中文" }), h("option", { value: "en", text: "English" }));
   langSel.value = globalThis.rdI18n?.lang || "zh";
-  langSel.addEventListener("change", () => rdI18n.setLang(langSel.value));
+  langSel.addEventListener("change", () => globalThis.rdI18n?.setLang(langSel.value));
   bar.replaceChildren(
     h("div", { class: "brand" },
       h("span", { class: "logo", "aria-hidden": "true" }, "rd"),
@@ -74,7 +74,7 @@ function buildFrame() {
     h("div", { class: "topbar-right" },
       h("span", { id: "conn", class: "conn", "data-state": "idle", "aria-live": "polite" }, t("Not connected")),
       own,
-      langSel,
+      globalThis.rdI18n ? langSel : null,
       h("button", { id: "key-btn", type: "button", class: "btn ghost", "data-i18n": true }, "API key")));
   const hint = bar.dataset.keyHint ? ` (${t(bar.dataset.keyHint)})` : "";
   const intro = h("p", { class: "muted" }, `${t("Paste your API key")}${hint}. `
