@@ -27,6 +27,12 @@ $(TOOLS)/bin/uv:
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen
+	@touch $@ $(VENV)/.runtime
+
+# What `make run` needs: the application's own dependencies, no test or lint tools, no browser.
+# --inexact: a .venv that also has the dev tools (make test) keeps them.
+$(VENV)/.runtime: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --no-dev --inexact --quiet
 	@touch $@
 
 install: system-deps $(VENV)/.installed
@@ -40,9 +46,10 @@ system-deps:
 	  $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-noto-cjk; \
 	else echo "system-deps: install chromium and a CJK font (e.g. Noto Sans CJK); browser tests skip without them" >&2; fi
 
-run: install
-	@$(BIN)/replydesk demo seed
-	@$(BIN)/replydesk serve
+# Checks the port first, seeds the demo shop (first time), serves, and prints the URL and the two demo keys
+# last, once the server answers (also written to $(REPLYDESK_DATA_DIR)/demo.env for the README's curl lines).
+run: $(VENV)/.runtime
+	@$(BIN)/replydesk serve --demo
 
 test: install
 	$(BIN)/pytest

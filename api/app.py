@@ -56,9 +56,30 @@ class RequestLimits:
             logs.request_id.reset(token)
             return
         seen = 0
+        buffered: list[Message] = []
+        if length is None and scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+            # No Content-Length (chunked): read the body here, before any handler does. A parser that hit
+            # the limit half-way would turn it into its own 400; the caller must hear 413.
+            while True:
+                msg = await receive()
+                if msg["type"] != "http.request":
+                    buffered.append(msg)
+                    break
+                seen += len(msg.get("body", b""))
+                if seen > self.max_body:
+                    await _too_large(send_with_id, rid)
+                    access.info("%s %s %s %.1fms", scope["method"], scope["path"], 413,
+                                (time.perf_counter() - started) * 1000)
+                    logs.request_id.reset(token)
+                    return
+                buffered.append(msg)
+                if not msg.get("more_body", False):
+                    break
 
         async def limited_receive() -> Message:
             nonlocal seen
+            if buffered:
+                return buffered.pop(0)
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
@@ -128,7 +149,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             if own:
                 app.state.container.close()
 
-    app = FastAPI(title="replydesk", version="0.1.0", lifespan=lifespan,
+    # docs_url/redoc_url off: FastAPI's pages load Swagger UI / ReDoc from a CDN; api.routes.docs serves
+    # /docs from a Python package instead.
+    app = FastAPI(title="replydesk", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Honest, grounded reply drafts for e-commerce customer service.")
     if container is not None:
         app.state.container = container
@@ -141,6 +164,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     from api.routes import (
         demo_chat,
+        docs,
         drafts,
         feedback,
         health,
@@ -153,7 +177,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     )
 
     for r in (health.router, drafts.router, order_source.router, orders.router, keys.router, feedback.router,
-              knowledge.router, shop.router, pages.router, demo_chat.router):
+              knowledge.router, shop.router, pages.router, demo_chat.router, docs.router):
         app.include_router(r)
     if settings.metrics == "on":
         from fastapi.responses import Response

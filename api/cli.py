@@ -52,11 +52,58 @@ def _container(with_index: bool = True) -> Any:
 
 # -- serve --------------------------------------------------------------------------------------
 
+def _port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (in use, not an address here), or None. Checked before
+    anything else, so a busy port fails at once, not after migrations and loading the index."""
+    import socket
+
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        return f"cannot resolve {host!r}: {exc.strerror}"
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a TIME_WAIT port is free
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
+def _announce_when_ready(url: str, keys: dict[str, str], env_file: Path | None, timeout_s: float = 300) -> None:
+    """Print the URL (and the demo keys) once /healthz answers: the last lines a new user sees."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    else:
+        return
+    lines = ["", "replydesk is ready", f"  review queue:  {url}/review", f"  knowledge:     {url}/kb",
+             f"  API docs:      {url}/docs"]
+    if env_file is not None:
+        lines.append(f"  (also in {env_file}: `. {env_file}` sets RD_URL, AGENT_KEY and MANAGER_KEY for the "
+                     "README's curl lines)")
+    lines += [f"{role} key: {key}" for role, key in keys.items()]  # the very last lines
+    print("\n".join(lines), flush=True)
+
+
 @app.command()
 def serve(host: str = "127.0.0.1", port: Annotated[int | None, typer.Option(help="Default: REPLYDESK_PORT")] = None,
-          workers: int = 1) -> None:
+          workers: int = 1,
+          demo: Annotated[bool, typer.Option("--demo", help="Seed the demo shop (first time) and print its URL and "
+                                                          "keys last, once the server answers (make run)")] = False,
+          ) -> None:
     """Run the HTTP API. The database is migrated here, once, before the workers start."""
     import os
+    import threading
 
     import uvicorn
 
@@ -67,6 +114,10 @@ def serve(host: str = "127.0.0.1", port: Annotated[int | None, typer.Option(help
     port = port or settings.port
     if workers > 1 and not settings.chroma_url:
         _fail("embedded Chroma is not process-safe: several workers need REPLYDESK_CHROMA_URL (and PostgreSQL)")
+    problem = _port_problem(host, port)
+    if problem:
+        _fail(f"cannot listen on {host}:{port}: {problem}. Is replydesk (or something else) already running "
+              f"there? Stop it, or choose another port: --port N or REPLYDESK_PORT=N")
     logs.configure()  # the migration's log lines, like every worker's, carry the request-id format
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
@@ -75,10 +126,24 @@ def serve(host: str = "127.0.0.1", port: Annotated[int | None, typer.Option(help
     finally:
         engine.dispose()
     typer.echo(f"database schema at {revision}")
+    keys: dict[str, str] = {}
+    env_file: Path | None = None
+    if demo:
+        from api.seed import seed_demo, write_env
+
+        with _container() as c:
+            rep = seed_demo(c, "demo")
+            if rep.seeded:
+                typer.echo(f"seeded shop 'demo': {rep.orders} orders, {rep.knowledge} knowledge items")
+            keys = {role: rep.keys[role] for role in ("agent", "manager") if role in rep.keys}
+        public = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        env_file = write_env(settings.data_dir, f"http://{public}:{port}", keys)
     # The workers (spawned processes, or this one with --workers 1) read their settings from the
     # environment: tell them the migrations are done, so N workers never race to run them.
     os.environ["REPLYDESK_MIGRATE_ON_START"] = "false"
-    typer.echo(f"replydesk listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    public = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    threading.Thread(target=_announce_when_ready, args=(f"http://{public}:{port}", keys, env_file),
+                     name="announce", daemon=True).start()
     # access_log off: the app logs every request itself, with its request id (api.app.RequestLimits).
     uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="info",
                 timeout_graceful_shutdown=20, access_log=False)

@@ -47,7 +47,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ReplydeskError)
     async def _domain(request: Request, exc: ReplydeskError) -> JSONResponse:
         status, code = status_and_code(exc)
-        return error_body(request, status, code, exc.message, exc.field)
+        # A domain error may name a more specific code and carry details (e.g. the claim check's violations).
+        extra = {"details": exc.details} if getattr(exc, "details", None) is not None else {}
+        return error_body(request, status, getattr(exc, "code", None) or code, exc.message, exc.field, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -63,3 +63,20 @@ def write_keys(path: Path, keys: dict[str, str]) -> None:
         for role, key in keys.items():
             fh.write(f"{role} key: {key}\n")
     os.chmod(path, 0o600)
+
+
+ENV_FILE = "demo.env"
+
+
+def write_env(data_dir: Path, url: str, keys: dict[str, str]) -> Path:
+    """``DATA_DIR/demo.env`` (mode 0600): the URL and keys as shell variables, so the README's curl lines
+    work when pasted after ``. data/demo.env`` (whatever port ``make run`` used)."""
+    path = data_dir / ENV_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("# written by `replydesk serve --demo` (make run); read it with: . " + str(path) + "\n")
+        fh.write(f"RD_URL={url}\n")
+        for role, key in keys.items():
+            fh.write(f"{role.upper()}_KEY={key}\n")
+    os.chmod(path, 0o600)
+    return path

@@ -101,6 +101,11 @@ drafts = sa.Table(
     sa.Column("decided_by", sa.String(32)),
     sa.Column("reject_reason", sa.String(40)),
     sa.Column("note", sa.Text),
+    # 0008: the claim check of the text as approved, the agent's reason for approving over it, and when
+    # the buyer's message arrived (the queue is oldest-waiting first)
+    sa.Column("final_guard_json", sa.Text),
+    sa.Column("override_reason", sa.Text),
+    sa.Column("received_at", UTCDateTime()),
 )
 # 0001: the review queue (a shop's pending drafts, newest first) and a draft's order.
 sa.Index("ix_drafts_shop_status_created", drafts.c.shop_id, drafts.c.status, drafts.c.created_at)
@@ -125,8 +130,10 @@ feedback_events = sa.Table(
 )
 sa.Index("ix_feedback_shop_at", feedback_events.c.shop_id, feedback_events.c.at)
 sa.Index("ix_feedback_draft", feedback_events.c.draft_id)
-# One decision event per draft and kind: a retried request can never log twice.
-_NOT_INSERTED = sa.text("event <> 'inserted'")
+# One decision event per draft and kind: a retried request can never log twice. 0008: an approval can be
+# undone while unsent, so approvals may repeat; each is still one conditional UPDATE with its one event.
+_NOT_INSERTED = sa.text("event <> 'inserted' AND event <> 'approved' AND event <> 'edited' AND "
+                        "event <> 'unapproved'")
 sa.Index("ux_feedback_decision", feedback_events.c.draft_id, feedback_events.c.event, unique=True,
          postgresql_where=_NOT_INSERTED, sqlite_where=_NOT_INSERTED)
 

@@ -31,6 +31,13 @@ def create_draft(request: DraftRequest, shop_id: str, services: DraftServices, r
     The request's own ``composer`` wins over ``default_composer``. Storing supersedes older
     pending drafts of the same order and logs ``draft_created`` (``Review.create``).
     """
+    # The id as the shop's order source spells it ("t1003" -> "T1003"), so that the draft reads the order and
+    # supersedes the same conversation's older drafts. A source that defines no spelling gets the id as sent.
+    canonical = getattr(services.orders, "canonical_id", None)
+    if canonical is not None:
+        order_id = canonical(shop_id, request.order_id)
+        if order_id and order_id != request.order_id:
+            request = request.model_copy(update={"order_id": order_id})
     composer = request.composer or default_composer
     result, situation = run(request, shop_id, services, composer=composer, prompt=request.prompt,
                             on_template=on_template, on_token=on_token)

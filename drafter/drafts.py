@@ -15,6 +15,7 @@ from core.db import utc
 from core.errors import InvalidInput
 from core.tables import drafts
 from drafter.errors import DraftNotFound
+from drafter.guard import GuardReport
 from drafter.result import DraftResult
 from drafter.situation import Situation
 
@@ -31,6 +32,12 @@ class DraftItem(DraftResult):
     final_text: str | None = None
     reject_reason: str | None = None
     note: str | None = None
+    # When the buyer's message arrived (the queue is oldest-waiting first and times from it).
+    received_at: datetime | None = None
+    # Once approved: the claim check of the text as approved, and the agent's reason when it was flagged.
+    final_guard: GuardReport | None = None
+    override_reason: str | None = None
+    decided_at: datetime | None = None
 
 
 def to_result(row: sa.Row) -> DraftResult:
@@ -41,7 +48,9 @@ def to_item(row: sa.Row) -> DraftItem:
     data = json.loads(row.result_json)
     data.update(status=row.status, order_id=row.order_id, message=row.message, context=json.loads(row.context_json),
                 created_at=utc(row.created_at), final_text=row.final_text, reject_reason=row.reject_reason,
-                note=row.note)
+                note=row.note, received_at=utc(row.received_at or row.created_at),
+                final_guard=json.loads(row.final_guard_json) if row.final_guard_json else None,
+                override_reason=row.override_reason, decided_at=utc(row.decided_at) if row.decided_at else None)
     return DraftItem.model_validate(data)
 
 
@@ -68,21 +77,32 @@ class DraftStore:
         return to_item(self.row(shop_id, draft_id))
 
     def list(self, shop_id: str, *, status: str | None = "pending", limit: int = 20,
-             cursor: str | None = None) -> tuple[list[DraftItem], str | None]:
-        """Newest first, keyset-paginated (a cursor stays valid while new drafts arrive)."""
+             cursor: str | None = None, sort: str = "newest") -> tuple[list[DraftItem], str | None]:
+        """Newest first, or (``sort="waiting"``) the buyer who has waited longest first; keyset-paginated
+        (a cursor stays valid while new drafts arrive)."""
         if status is not None and status not in STATUSES:
             raise InvalidInput(f"status must be one of {', '.join(STATUSES)}", field="status")
-        q = sa.select(drafts).where(drafts.c.shop_id == shop_id)
+        if sort not in ("newest", "waiting", "decided"):
+            raise InvalidInput("sort must be newest, waiting or decided", field="sort")
+        # waiting: from when the buyer's message arrived; decided: the latest decisions first (history).
+        key = {"newest": drafts.c.created_at, "waiting": sa.func.coalesce(drafts.c.received_at, drafts.c.created_at),
+               "decided": sa.func.coalesce(drafts.c.decided_at, drafts.c.updated_at)}[sort]
+        q = sa.select(drafts, key.label("sort_at")).where(drafts.c.shop_id == shop_id)
         if status:
             q = q.where(drafts.c.status == status)
+        ascending = sort == "waiting"
         if cursor:
             at, did = _decode(cursor)
-            q = q.where(sa.or_(drafts.c.created_at < at, sa.and_(drafts.c.created_at == at, drafts.c.id < did)))
-        q = q.order_by(drafts.c.created_at.desc(), drafts.c.id.desc()).limit(limit + 1)
+            if ascending:
+                q = q.where(sa.or_(key > at, sa.and_(key == at, drafts.c.id > did)))
+            else:
+                q = q.where(sa.or_(key < at, sa.and_(key == at, drafts.c.id < did)))
+        order = (key.asc(), drafts.c.id.asc()) if ascending else (key.desc(), drafts.c.id.desc())
+        q = q.order_by(*order).limit(limit + 1)
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
         items = [to_item(r) for r in rows[:limit]]
-        nxt = _encode(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
+        nxt = _encode(rows[limit - 1].sort_at, rows[limit - 1].id) if len(rows) > limit else None
         return items, nxt
 
 

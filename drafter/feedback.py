@@ -23,7 +23,7 @@ from core.tables import drafts, feedback_events
 from drafter.redact import redact, redact_record
 from drafter.result import DraftResult
 
-EVENTS = ("draft_created", "approved", "edited", "rejected", "inserted", "sent", "superseded")
+EVENTS = ("draft_created", "approved", "edited", "rejected", "inserted", "sent", "superseded", "unapproved")
 
 
 def edit_distance(a: str, b: str) -> int:

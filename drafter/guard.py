@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -23,12 +24,17 @@ class Claim(BaseModel):
     kind: str
     text: str
     supported_by: str | None = None
+    # Where the claim is in the text as given (Unicode code points, end exclusive), so an editor can mark it.
+    start: int | None = None
+    end: int | None = None
 
 
 class Violation(BaseModel):
     kind: str
     text: str
     reason: str
+    start: int | None = None
+    end: int | None = None
 
 
 class GuardReport(BaseModel):
@@ -282,18 +288,21 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
     r = GuardReport()
     today = s.now.date()
     # Read the text as a buyer sees it: full-width and styled letters folded ("ｖｘ", "𝐬𝐡𝐢𝐩𝐩𝐞𝐝"), invisible
-    # characters dropped. Claims quote this canonical form.
-    text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
+    # characters dropped. Claims quote this canonical form; their offsets point into the text as given.
+    text, origin = _canonical(text)
 
     quotes = _quotes(text, s)
 
-    def claim(kind: str, span: str, support: str | None, reason: str | None = None, at: int | None = None) -> None:
+    def claim(kind: str, span: str, support: str | None, reason: str | None = None, at: int | None = None,
+              pos: int | None = None) -> None:
         if support is None and at is not None and kind not in ("asks_good_review", "off_platform", "compensation"):
             # Words quoted from the shop's own notice or the parcel's own tracking event are that fact.
             support = next((sup for a, b, sup in quotes if a <= at < b), None)
-        r.claims.append(Claim(kind=kind, text=span, supported_by=support))
+        start = at if pos is None else pos
+        a, b = origin(start, len(span)) if start is not None else (None, None)
+        r.claims.append(Claim(kind=kind, text=span, supported_by=support, start=a, end=b))
         if support is None:
-            r.violations.append(Violation(kind=kind, text=span, reason=reason or "no fact supports this"))
+            r.violations.append(Violation(kind=kind, text=span, reason=reason or "no fact supports this", start=a, end=b))
 
     # Shipped / arranged.
     for m in _SHIPPED.finditer(text):
@@ -328,7 +337,7 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
             if negated:
                 continue  # "今天发不了" is an honest no, not a promise
             if iso in known_dates and not dm.relative and _COUNTERFACTUAL.search(before[-12:]):
-                claim("dispatch_date", dm.text, known_dates[iso])  # "本应在…前发出": the missed promise
+                claim("dispatch_date", dm.text, known_dates[iso], pos=dm.start)  # "本应在…前发出": the missed promise
             elif s.not_before and dm.day < s.not_before:
                 claim("dispatch_date", dm.text, None,
                       f"cannot ship before {s.not_before.isoformat()} ({s.not_before_support})", at=dm.start)
@@ -376,28 +385,28 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
             continue
         asked = bool(_APPROVAL.search(before + after) or re.search(r"争取|问一下|ask|request", before + after, re.I))
         if s.gift is None:
-            claim("gift", m.group(0), None, "the shop has no gift to offer")
+            claim("gift", m.group(0), None, "the shop has no gift to offer", pos=m.start())
         elif s.compensation_needs_approval and not asked:
-            claim("gift", m.group(0), None, "a gift needs approval; propose it as an action")
+            claim("gift", m.group(0), None, "a gift needs approval; propose it as an action", pos=m.start())
         else:
-            claim("gift", m.group(0), "settings:compensation.gift")
+            claim("gift", m.group(0), "settings:compensation.gift", pos=m.start())
 
     # Tracking numbers: only the order's own.
     allowed = set(s.allowed_tracking)
     for m in _TRACKING.finditer(text):
         tok = m.group(0)
         if tok in allowed:
-            claim("tracking_no", tok, f"order:shipments[{s.allowed_tracking.index(tok)}].tracking_no")
+            claim("tracking_no", tok, f"order:shipments[{s.allowed_tracking.index(tok)}].tracking_no", pos=m.start())
         elif tok in known_refs and not re.fullmatch(r"1[3-9]\d{9}", tok):
             before, _after = _clause(text, m.start(), m.end())
             if _TRACKING_CUE.search(before[-12:]) and not _NEG_NEAR.search(before[-12:]):
                 # The buyer's number handed back as the parcel's tracking number ("新单号YT…"): not a fact.
-                claim("tracking_no", tok, None, "a number the buyer wrote is not a tracking number of this order")
+                claim("tracking_no", tok, None, "a number the buyer wrote is not a tracking number of this order", pos=m.start())
             continue  # the order id / the buyer's own numbers quoted back
         elif re.fullmatch(r"1[3-9]\d{9}", tok):
             continue  # phone numbers are caught below
         else:
-            claim("tracking_no", tok, None, "not a tracking number of this order")
+            claim("tracking_no", tok, None, "not a tracking number of this order", pos=m.start())
 
     # Carriers.
     for m in _CARRIER_RE.finditer(text):
@@ -406,25 +415,25 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
         clause = before + name + after
         idx = _carrier_allowed(name, s.allowed_carriers)
         if idx is not None:
-            claim("carrier", name, f"order:shipments[{idx}].carrier")
+            claim("carrier", name, f"order:shipments[{idx}].carrier", pos=m.start())
             continue
         if any(a <= m.start() < b for a, b, _ in quotes):
-            claim("carrier", name, next(sup for a, b, sup in quotes if a <= m.start() < b))
+            claim("carrier", name, next(sup for a, b, sup in quotes if a <= m.start() < b), pos=m.start())
             continue
         granted = _GRANT.search(clause) and not _FORWARD.search(clause) and not _NEG_NEAR.search(before[-6:])
         if granted and not s.shipped:
-            claim("carrier_change", name, None, "only the warehouse can grant a carrier change")
+            claim("carrier_change", name, None, "only the warehouse can grant a carrier change", pos=m.start())
         elif s.shipped:
             if _NEG_NEAR.search(before[-6:]) or _FORWARD.search(clause):
-                claim("carrier", name, "policy:carriers")
+                claim("carrier", name, "policy:carriers", pos=m.start())
             else:
-                claim("carrier", name, None, "the parcel travels with another carrier")
+                claim("carrier", name, None, "the parcel travels with another carrier", pos=m.start())
         elif _carrier_allowed(name, s.policy_carriers) is not None or _FORWARD.search(clause):
-            claim("carrier", name, "policy:default_carriers")
+            claim("carrier", name, "policy:default_carriers", pos=m.start())
         elif s.facts_known:
-            claim("carrier", name, None, "not one of the shop's carriers")
+            claim("carrier", name, None, "not one of the shop's carriers", pos=m.start())
         else:
-            claim("carrier", name, None, "order status unknown: no carrier may be named")
+            claim("carrier", name, None, "order status unknown: no carrier may be named", pos=m.start())
 
     # Money.
     for m in _MONEY.finditer(text):
@@ -433,16 +442,16 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
             continue
         amount = float(m.group(1) or m.group(2)) if (m.group(1) or m.group(2)) else _cn_number(m.group(3))
         if amount > s.coupon_max:
-            claim("compensation", m.group(0), None, f"over the shop's limit of {s.coupon_max:g} yuan")
+            claim("compensation", m.group(0), None, f"over the shop's limit of {s.coupon_max:g} yuan", pos=m.start())
         elif s.compensation_needs_approval and not _APPROVAL.search(before + after):
-            claim("compensation", m.group(0), None, "compensation needs approval; propose it as an action")
+            claim("compensation", m.group(0), None, "compensation needs approval; propose it as an action", pos=m.start())
         else:
-            claim("compensation", m.group(0), "settings:compensation")
+            claim("compensation", m.group(0), "settings:compensation", pos=m.start())
 
     for m in _REVIEW.finditer(text):
-        claim("asks_good_review", m.group(0), None, "asking for a (good) review is not allowed")
+        claim("asks_good_review", m.group(0), None, "asking for a (good) review is not allowed", pos=m.start())
     for m in _OFF_PLATFORM.finditer(text):
-        claim("off_platform", m.group(0), None, "moving the buyer off the platform is not allowed")
+        claim("off_platform", m.group(0), None, "moving the buyer off the platform is not allowed", pos=m.start())
 
     # Reasons given for the status must be true.
     def said_by_notice(rx: re.Pattern[str], kinds: tuple[str, ...]) -> str | None:
@@ -467,6 +476,27 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
 
     r.ok = not r.violations
     return r
+
+
+def _canonical(raw: str) -> tuple[str, Callable[[int, int], tuple[int | None, int | None]]]:
+    """The text as a buyer reads it, and a map from a span in it back to the span in ``raw``."""
+    text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", raw))
+    pieces: list[str] = []
+    index: list[int] = []  # index[i]: where canonical character i came from in ``raw``
+    for i, ch in enumerate(raw):
+        if _INVISIBLE.fullmatch(ch):
+            continue
+        folded = unicodedata.normalize("NFKC", ch)
+        pieces.append(folded)
+        index.extend([i] * len(folded))
+    exact = "".join(pieces) == text  # false only when characters combine across (e.g. "e" + U+0301)
+
+    def origin(start: int, length: int) -> tuple[int | None, int | None]:
+        if not exact or length <= 0 or start + length > len(index):
+            return None, None
+        return index[start], index[start + length - 1] + 1
+
+    return text, origin
 
 
 def _cn_number(s: str) -> float:

@@ -43,3 +43,11 @@ class DraftRequest(BaseModel):
 
     _ids_have_no_nul = field_validator("order_id", "message")(_no_nul)
 
+    @field_validator("order_id", "message")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        # "   " passes min_length but says nothing: there is no message to answer or order to read.
+        if not v.strip():
+            raise ValueError("must not be empty or only whitespace")
+        return v
+

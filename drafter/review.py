@@ -18,14 +18,15 @@ from core.clock import Clock
 from core.ids import new_id
 from core.tables import drafts
 from drafter import feedback
-from drafter.drafts import DraftItem, DraftStore, situation_of, to_item, to_result
-from drafter.errors import IllegalTransition
-from drafter.guard import Violation
-from drafter.guard import check as guard_check
+from drafter.claim_check import check_text
+from drafter.drafts import DraftItem, DraftStore, to_item, to_result
+from drafter.errors import ClaimCheckFailed, IllegalTransition
+from drafter.guard import GuardReport, Violation
 from drafter.redact import redact
 from drafter.request import DraftRequest
 from drafter.result import DraftResult
 from drafter.situation import Situation
+from knowledge.shops import ShopStore
 
 RejectReason = Literal["wrong_facts", "wrong_tone", "not_needed", "policy_violation", "other"]
 REJECT_REASONS: tuple[str, ...] = ("wrong_facts", "wrong_tone", "not_needed", "policy_violation", "other")
@@ -66,38 +67,59 @@ class Review:
                 intent_kind=stored.intent.kind, composer=stored.composer, message=request.message,
                 context_json=json.dumps([c.model_dump(mode="json") for c in request.context], ensure_ascii=False),
                 result_json=stored.model_dump_json(), created_by=key_id, created_at=now, updated_at=now,
+                received_at=request.received_at or now,
                 situation_json=situation.model_dump_json() if situation else None))
             feedback.append(conn, at=now, shop_id=shop_id, event="draft_created", result=stored, key_id=key_id,
                             message=redact(request.message), order_id=request.order_id)
         return self.store.item(shop_id, stored.id)  # type: ignore[arg-type]
 
     # -- decisions --------------------------------------------------------------------------------
-    def approve(self, shop_id: str, draft_id: str, final_text: str | None, key_id: str | None) -> Decision:
+    def check(self, shop_id: str, draft_id: str, text: str) -> GuardReport:
+        """The claim check of ``text`` (an agent's edit, as it is typed) against the draft's facts."""
+        return check_text(self.store.row(shop_id, draft_id), text)
+
+    def approve(self, shop_id: str, draft_id: str, final_text: str | None, key_id: str | None, *,
+                override_reason: str | None = None) -> Decision:
+        """Approve as is or edited. Text the claim check flags needs ``override_reason`` (logged), unless the
+        shop refuses such approvals outright (``review.block_violations``)."""
         row = self.store.row(shop_id, draft_id)
         result = to_result(row)
         final = final_text if final_text is not None and final_text.strip() else result.text
         edited = final != result.text
-        warnings: list[Violation] = []
-        if edited:
-            situation = situation_of(row)
-            if situation is not None:
-                warnings = guard_check(final, situation, known_refs=(row.order_id,)).violations
         if row.status in ("approved", "sent"):
             if (row.final_text or result.text) == final:
-                return Decision(to_item(row), None, warnings)
+                return Decision(to_item(row), None, _stored_warnings(row))
             raise IllegalTransition(f"draft {draft_id} was already approved with a different text")
         if row.status != "pending":
             raise IllegalTransition(f"draft {draft_id} is {row.status}; only a pending draft can be approved")
+        report = check_text(row, final) if edited or row.situation_json else result.guard
+        warnings = report.violations
+        override = (override_reason or "").strip() or None
+        if warnings or not report.ok:
+            listed = [w.model_dump() for w in warnings]
+            if ShopStore(self.engine, self.clock).get(shop_id).settings.review.block_violations:
+                raise ClaimCheckFailed("the claim check flags this text and this shop does not approve flagged "
+                                       "replies: fix the text or reject the draft", code="claim_check_refused",
+                                       violations=listed)
+            if override is None:
+                raise ClaimCheckFailed("the claim check flags this text: fix it, or approve anyway with an "
+                                       "override_reason (it is logged)", code="override_required",
+                                       violations=listed)
+        else:
+            override = None  # nothing to override: a stray reason is not logged as an override
         now = self.clock.now()
         event = "edited" if edited else "approved"
         try:
             with self.engine.begin() as conn:
-                self._transition(conn, row, "approved", final_text=final, decided_at=now, decided_by=key_id)
-                extra = {}
+                self._transition(conn, row, "approved", final_text=final, decided_at=now, decided_by=key_id,
+                                 final_guard_json=report.model_dump_json(), override_reason=override)
+                extra: dict[str, object] = {"final_check": report.model_dump()}
+                if override:
+                    extra["override"] = {"reason": redact(override), "violations": [w.model_dump() for w in warnings]}
                 if edited:
-                    extra = {"final_text": redact(final), "diff": redact(feedback.text_diff(result.text, final)),
-                             "edit_distance": feedback.edit_distance(result.text, final),
-                             "warnings": [w.model_dump() for w in warnings]}
+                    extra |= {"final_text": redact(final), "diff": redact(feedback.text_diff(result.text, final)),
+                              "edit_distance": feedback.edit_distance(result.text, final),
+                              "warnings": [w.model_dump() for w in warnings]}
                 feedback.append(conn, at=now, shop_id=shop_id, event=event, result=result, key_id=key_id, **extra)
         except IllegalTransition:
             again = self.store.row(shop_id, draft_id)  # a concurrent twin of this very request won
@@ -105,6 +127,22 @@ class Review:
                 return Decision(to_item(again), None, warnings)
             raise
         return Decision(self.store.item(shop_id, draft_id), event, warnings)
+
+    def unapprove(self, shop_id: str, draft_id: str, key_id: str | None) -> Decision:
+        """Undo an approval while the reply has not been sent: the draft is pending again, the edit kept."""
+        row = self.store.row(shop_id, draft_id)
+        if row.status == "pending":
+            return Decision(to_item(row), None, [])
+        if row.status != "approved":
+            raise IllegalTransition(f"draft {draft_id} is {row.status}; only an approved, unsent draft can be "
+                                    "taken back")
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            self._transition(conn, row, "pending", decided_at=None, decided_by=None, final_guard_json=None,
+                             override_reason=None)
+            feedback.append(conn, at=now, shop_id=shop_id, event="unapproved", result=to_result(row), key_id=key_id,
+                            final_text=redact(row.final_text))
+        return Decision(self.store.item(shop_id, draft_id), "unapproved", [])
 
     def reject(self, shop_id: str, draft_id: str, reason: str, note: str | None, key_id: str | None) -> Decision:
         if reason not in REJECT_REASONS:
@@ -158,3 +196,7 @@ class Review:
                             .values(status=to, updated_at=self.clock.now(), **values)).rowcount
         if not done:  # someone else decided between our read and our write
             raise IllegalTransition(f"draft {row.id} changed while this decision was made; reload it")
+
+
+def _stored_warnings(row: sa.Row) -> list[Violation]:
+    return GuardReport.model_validate_json(row.final_guard_json).violations if row.final_guard_json else []

@@ -241,8 +241,11 @@ def assess(facts: OrderFacts | None, settings: ShopSettings, notices: list[Notic
         state: State = "not_found" if err == "not_found" else "unavailable"
         return Situation(
             state=state, facts_known=False, order_error=err,  # type: ignore[arg-type]
-            needs_human=state == "unavailable",
-            human_reason="order status unavailable; check it before sending" if state == "unavailable" else None,
+            # Not found is no answer either: a typo, another shop's order, or a source that lags behind.
+            # Someone must look before the buyer is told anything.
+            needs_human=True,
+            human_reason="order status unavailable; check it before sending" if state == "unavailable" else
+            "no such order in this shop's order source; check the order number (with the buyer) before sending",
             **base,
         )
 

@@ -10,10 +10,11 @@ export async function getSettings() {
 }
 
 export class ApiError extends Error {
-  constructor(message, { status = 0, code = "network_error" } = {}) {
+  constructor(message, { status = 0, code = "network_error", details } = {}) {
     super(message);
     this.status = status;
     this.code = code;
+    this.details = details;   // e.g. the claim check's violations on an override_required
   }
 }
 
@@ -42,12 +43,14 @@ async function request(path, { method = "GET", body, signal } = {}) {
 async function errorOf(res) {
   let message = `${res.status} ${res.statusText}`;
   let code = "http_error";
+  let details;
   try {
     const err = (await res.json()).error;
     if (err?.message) message = err.message;
     if (err?.code) code = err.code;
+    details = err?.details;
   } catch { /* not JSON: keep the status line */ }
-  return new ApiError(message, { status: res.status, code });
+  return new ApiError(message, { status: res.status, code, details });
 }
 
 export async function call(method, path, body) {

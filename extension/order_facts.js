@@ -20,8 +20,11 @@ const ORDER_ERRORS = {
   unavailable: "The order system is unavailable.",
 };
 
-// The shop's own clock time as the order system wrote it (the ISO string carries its offset).
-const fmtTime = (iso) => (typeof iso === "string" ? iso.slice(0, 16).replace("T", " ") : "—");
+// i18n.js (when the page loaded it) translates labels and shows times in the shop's timezone, one format.
+const i18n = () => globalThis.rdI18n;
+const t = (s, vars) => (i18n() ? i18n().t(s, vars) : s);
+// Without i18n.js: the shop's own clock time as the order system wrote it (the ISO string carries its offset).
+const fmtTime = (iso) => (i18n() ? i18n().fmt(iso) : typeof iso === "string" ? iso.slice(0, 16).replace("T", " ") : "—");
 
 function el(tag, text, cls = "", attrs = {}) {
   const e = document.createElement(tag);
@@ -34,7 +37,7 @@ function el(tag, text, cls = "", attrs = {}) {
 function fact(dl, label, ...value) {
   const dd = document.createElement("dd");
   dd.append(...value.filter((v) => v !== null));
-  dl.append(el("dt", label), dd);
+  dl.append(el("dt", t(label)), dd);
 }
 
 // Fill `dl` with the facts of draft result `d` (or why there are none: then the draft claims nothing).
@@ -42,22 +45,24 @@ export function fillFacts(dl, d) {
   dl.replaceChildren();
   const f = d.facts;
   if (!f) {
-    const why = ORDER_ERRORS[d.order_error] || "The order's status is unknown.";
-    dl.append(el("div", `${why} The draft makes no status claims.`, "callout callout-warn"));
+    const why = t(ORDER_ERRORS[d.order_error] || "The order's status is unknown.");
+    dl.append(el("div", `${why} ${t("The draft makes no status claims.")}`, "callout callout-warn"));
     return;
   }
+  if (f.buyer_nick) fact(dl, "Buyer", el("span", f.buyer_nick, "", { lang: "zh" }));
+  if (typeof f.amount === "number") fact(dl, "Amount", `¥${f.amount.toFixed(2)}`);
   fact(dl, "Status", el("span", STATUS[f.status] || f.status || "unknown", "status", f.status ? { title: f.status } : {}));
   if (f.paid_at) fact(dl, "Paid", fmtTime(f.paid_at));
   if (f.promised_ship_by) fact(dl, "Ship by", fmtTime(f.promised_ship_by));
   if (f.presale) fact(dl, "Presale", `ships ${f.presale.ship_from || "?"} – ${f.presale.ship_by || "?"}`);
   for (const it of f.items || []) {
-    const stock = STOCK[it.stock] || it.stock || "";
+    const stock = t(STOCK[it.stock] || it.stock || "");
     const eta = it.restock_eta ? ` until ${it.restock_eta}` : "";
     fact(dl, "Item", el("span", `${it.title || it.sku} ×${it.quantity ?? 1}`, "", { lang: "zh" }),
       stock ? el("span", ` · ${stock}${eta}`, "muted") : null);
   }
   const ships = f.shipments || [];
-  if (!ships.length) fact(dl, "Shipment", el("span", "none yet", "muted"));
+  if (!ships.length) fact(dl, "Shipment", el("span", t("none yet"), "muted"));
   for (const s of ships) {
     const last = (s.events || []).at(-1);
     fact(dl, "Carrier", el("span", s.carrier || "—", "", { lang: "zh" }));

@@ -40,6 +40,7 @@ const OPS = {
   check: () => ["GET", "/v1/drafts?limit=1"],
   orders: () => ["GET", "/v1/orders"],
   approve: (m) => ["POST", `/v1/drafts/${enc(m.id)}/approve`, m.body || {}],
+  checkText: (m) => ["POST", `/v1/drafts/${enc(m.id)}/check`, { text: String(m.text ?? "") }],
   reject: (m) => ["POST", `/v1/drafts/${enc(m.id)}/reject`, m.body],
   inserted: (m) => ["POST", `/v1/drafts/${enc(m.id)}/inserted`],
   sent: (m) => ["POST", `/v1/drafts/${enc(m.id)}/sent`],
@@ -55,7 +56,7 @@ chrome.runtime.onMessage.addListener((msg, sender, reply) => {
   const [method, path, body] = OPS[msg.op](msg);
   call(method, path, body).then(
     (data) => reply({ ok: true, data }),
-    (err) => reply({ ok: false, error: { message: err.message, code: err.code, status: err.status } }),
+    (err) => reply({ ok: false, error: { message: err.message, code: err.code, status: err.status, details: err.details } }),
   );
   return true; // reply comes later
 });

@@ -6,6 +6,8 @@
 import { guardBlock, fillActions, fillCitations, fillFacts, h } from "./render.js";
 
 const $ = (sel) => document.querySelector(sel);
+const { t } = globalThis.rdI18n;
+rdI18n.translateTree(document);
 const ORDER_ID = /T\d{4,}|\d{12,20}/; // demo ids (T1003) and Taobao's long numeric order ids
 
 const state = {
@@ -16,6 +18,10 @@ const state = {
   approvedText: null,
   phase: "idle",   // idle | streaming | ready | approved | inserted | sending | sent | rejected | failed
   port: null,
+  report: null,    // the claim check of the reply box's current text (null while checking)
+  checkSeq: 0,
+  checkTimer: null,
+  humanConfirmed: false,
   reads: 0,        // counts reads of the chat / selection: a slower, older read must not overwrite a newer one
 };
 
@@ -23,7 +29,11 @@ const state = {
 
 async function api(op, extra = {}) {
   const res = await chrome.runtime.sendMessage({ type: "rd:api", op, ...extra });
-  if (!res?.ok) throw new Error(res?.error?.message || "the extension's service worker did not answer");
+  if (!res?.ok) {
+    const err = new Error(res?.error?.message || t("the extension's service worker did not answer"));
+    Object.assign(err, { code: res?.error?.code, details: res?.error?.details });
+    throw err;
+  }
   return res.data;
 }
 
@@ -48,16 +58,17 @@ async function readChat() {
   if (!chat) {
     state.context = [];
     $("#context-note").hidden = true;
-    $("#source").textContent = "No chat adapter on this page: select the buyer's text, right-click “Draft a reply”.";
+    $("#source").textContent = t("No chat adapter on this page: select the buyer's text, right-click “Draft a reply”.");
     return;
   }
-  $("#source").textContent = `from ${chat.adapter}`;
+  $("#source").textContent = t("from {adapter}", { adapter: chat.adapter });
   if (chat.message) $("#message").value = chat.message;
   if (chat.orderId) $("#order-id").value = chat.orderId;
   state.context = chat.context || [];
   const note = $("#context-note");
   note.hidden = !state.context.length;
-  note.textContent = `+ ${state.context.length} earlier message${state.context.length === 1 ? "" : "s"} as context`;
+  note.textContent = t(state.context.length === 1 ? "+ {n} earlier message as context" : "+ {n} earlier messages as context",
+    { n: state.context.length });
 }
 
 // Text selected on any page and sent here with the "Draft a reply" context menu.
@@ -74,7 +85,7 @@ async function useSelection() {
   $("#order-id").value = id ? id[0] : "";
   let host = "";
   try { host = new URL(selection.url).host; } catch { /* about:blank and the like */ }
-  $("#source").textContent = host ? `selected on ${host}` : "selected text";
+  $("#source").textContent = host ? t("selected on {host}", { host }) : t("selected text");
   if (!id) $("#order-id").focus();
   return true;
 }
@@ -155,6 +166,7 @@ function onFinal(item) {
   $("#reply").value = item.text;
   $("#reply").readOnly = false;
   renderDetails(item);
+  state.report = item.guard || null;
   const ready = item.needs_human ? "Checked · needs a human look" : "Checked · ready to approve";
   setPhase("ready", ready);
   $("#approve-btn").disabled = false;
@@ -168,7 +180,9 @@ function fail(message) {
 }
 
 function resetDraft(orderId) {
-  Object.assign(state, { draft: null, approvedText: null, draftTab: state.tabId });
+  Object.assign(state, { draft: null, approvedText: null, draftTab: state.tabId, report: null, humanConfirmed: false });
+  $("#confirm-human").hidden = true;
+  $("#override").hidden = true;
   $("#draft").hidden = false;
   $("#draft-order").textContent = orderId;
   $("#reply").value = "";
@@ -197,27 +211,97 @@ function updateCount() {
   const text = $("#reply").value;
   const edited = !!state.draft && state.phase === "ready" && text !== state.draft.text;
   $("#edited").hidden = !edited;
-  $("#count").textContent = text ? `${text.length} chars` : "";
-  $("#approve-btn").textContent = edited ? "Approve edited & insert" : "Approve & insert";
+  $("#count").textContent = text ? t("{n} chars", { n: Array.from(text).length }) : "";
+  $("#approve-btn").textContent = edited ? t("Approve edited & insert") : t("Approve & insert");
+}
+
+// ---------- the claim check as the agent types ----------
+
+const flagged = (r) => !!r && ((r.violations || []).length > 0 || r.ok === false);
+
+function showVerdict() {
+  const r = state.report;
+  const box = $("#guard");
+  box.dataset.verdict = r ? (flagged(r) ? "bad" : "ok") : "checking";
+  $("#approve-btn").dataset.verdict = box.dataset.verdict;
+  if (!r) {
+    box.replaceChildren(h("p", { class: "muted small", text: t("Checking the claims…") }));
+    return;
+  }
+  box.replaceChildren(guardBlock({ ...(state.draft?.guard || {}), ...r }, t("Claim check")));
+}
+
+function onReplyInput() {
+  updateCount();
+  if (!state.draft || state.phase !== "ready") return;
+  $("#override").hidden = true;
+  state.report = null;
+  showVerdict();
+  clearTimeout(state.checkTimer);
+  state.checkTimer = setTimeout(() => checkNow().catch(() => {}), 250);
+}
+
+async function checkNow() {
+  const d = state.draft;
+  const text = $("#reply").value;
+  const mine = ++state.checkSeq;
+  const report = await api("checkText", { id: d.id, text });
+  if (mine === state.checkSeq && state.draft === d && $("#reply").value === text) {
+    state.report = report;
+    showVerdict();
+  }
+  return report;
 }
 
 // ---------- decisions ----------
 
-async function approve() {
+async function approve(override = null) {
   const d = state.draft;
   if (!d || state.phase !== "ready") return; // only the stored, guarded draft can be approved
   const text = $("#reply").value;
+  // A draft flagged for a person: the first press shows the reason; approving needs its own button.
+  if (d.needs_human && !state.humanConfirmed) {
+    $("#confirm-human-reason").textContent = d.human_reason || "";
+    $("#confirm-human").hidden = false;
+    $("#confirm-human-cancel").focus();
+    return;
+  }
   await busy(async () => {
-    const res = await api("approve", { id: d.id, body: text !== d.text ? { final_text: text } : {} });
+    clearTimeout(state.checkTimer);
+    const report = state.report || await checkNow();
+    if (flagged(report) && !override) {
+      showOverride(report.violations || []);
+      return;
+    }
+    const body = text !== d.text ? { final_text: text } : {};
+    if (override) body.override_reason = override;
+    let res;
+    try {
+      res = await api("approve", { id: d.id, body });
+    } catch (err) {
+      if (err.code === "override_required") {
+        showOverride(err.details || []);
+        return;
+      }
+      throw err;
+    }
     state.approvedText = res.draft.final_text || text;
     $("#reply").readOnly = true;
     $("#decide").hidden = true;
-    setPhase("approved", "Approved");
-    if (res.warnings?.length) {
-      $("#guard").replaceChildren(guardBlock({ violations: res.warnings, ok: false }, "Claim check on your edit"));
-    }
+    $("#override").hidden = true;
+    $("#confirm-human").hidden = true;
+    setPhase("approved", override ? "Approved over the claim check" : "Approved");
     await insert();
   });
+}
+
+function showOverride(violations) {
+  $("#override-list").replaceChildren(...violations.map((x) =>
+    h("li", {}, h("code", { text: x.kind }), " “", h("span", { lang: "zh", text: x.text }), "” — ", t(x.reason || ""))));
+  $("#override-reason").value = "";
+  $("#override-go").disabled = true;
+  $("#override").hidden = false;
+  $("#override-reason").focus();
 }
 
 async function insert() {
@@ -225,7 +309,7 @@ async function insert() {
   const res = await insertIntoChat(state.approvedText);
   $("#after").hidden = false;
   if (!res.ok) {
-    notify("warn", `Not inserted: ${res.error}`);
+    notify("warn", `${t("Not inserted")}: ${res.error}`);
     $("#insert-btn").hidden = false;
     $("#copy-btn").hidden = false;
     $("#sent-btn").hidden = false;
@@ -233,7 +317,7 @@ async function insert() {
   }
   await api("inserted", { id: d.id });
   setPhase("inserted", "Inserted · press Send in the chat");
-  notify("ok", `Inserted into the chat box (order ${$("#draft-order").textContent}). Check it and press Send.`);
+  notify("ok", t("Inserted into the chat box (order {id}). Check it and press Send.", { id: $("#draft-order").textContent }));
   $("#insert-btn").hidden = true;
   $("#copy-btn").hidden = true;
   $("#sent-btn").hidden = false;
@@ -252,7 +336,7 @@ async function markSent() {
     }
     setPhase("sent", "Sent ✓");
     $("#after").hidden = true;
-    notify("ok", `Reply sent for order ${$("#draft-order").textContent}.`);
+    notify("ok", t("Reply sent for order {id}.", { id: $("#draft-order").textContent }));
   });
 }
 
@@ -275,11 +359,13 @@ async function reject(ev) {
 
 // ---------- small UI helpers ----------
 
+// `label` is the English source: shown through the catalogue, and shown again on a language switch.
 function setPhase(phase, label) {
   state.phase = phase;
+  state.phaseLabel = label;
   const el = $("#phase");
   el.dataset.phase = phase;
-  el.textContent = label;
+  el.textContent = t(label);
   updateCount();
 }
 
@@ -306,13 +392,14 @@ async function checkConnection() {
   try {
     await api("check");
     conn.dataset.state = "live";
-    conn.textContent = "Connected";
+    conn.textContent = t("Connected");
+    conn.removeAttribute("data-i18n");
     const orders = await api("orders");
     // Suggestions for the order id field; a shop's full order book is not for a dropdown.
     $("#orders").replaceChildren(...orders.slice(0, 200).map((o) => h("option", { value: o.order_id, label: `${o.order_id} · ${o.status}` })));
   } catch (err) {
     conn.dataset.state = "error";
-    conn.textContent = "Not connected";
+    conn.textContent = t("Not connected");
     conn.title = err.message;
     notify("error", err.message);
   }
@@ -322,8 +409,30 @@ async function checkConnection() {
 
 $("#ask-form").addEventListener("submit", startDraft);
 $("#read-btn").addEventListener("click", () => readChat());
-$("#reply").addEventListener("input", updateCount);
-$("#approve-btn").addEventListener("click", approve);
+$("#reply").addEventListener("input", onReplyInput);
+$("#approve-btn").addEventListener("click", () => approve());
+$("#confirm-human-go").addEventListener("click", () => {
+  state.humanConfirmed = true;
+  $("#confirm-human").hidden = true;
+  approve();
+});
+$("#confirm-human-cancel").addEventListener("click", () => { $("#confirm-human").hidden = true; });
+$("#override-reason").addEventListener("input", () => { $("#override-go").disabled = !$("#override-reason").value.trim(); });
+$("#override-go").addEventListener("click", () => {
+  const reason = $("#override-reason").value.trim();
+  if (reason) approve(reason);
+});
+$("#override-cancel").addEventListener("click", () => { $("#override").hidden = true; });
+$("#lang-select").value = rdI18n.lang;
+$("#lang-select").addEventListener("change", () => rdI18n.setLang($("#lang-select").value));
+addEventListener("rd:lang", () => {
+  updateCount();
+  if (state.phaseLabel) $("#phase").textContent = t(state.phaseLabel);
+  checkConnection();
+  if (!state.draft) return;
+  renderDetails(state.draft);
+  showVerdict();
+});
 $("#reject-btn").addEventListener("click", () => { $("#reject-form").hidden = false; $("#reject-reason").focus(); });
 $("#reject-cancel").addEventListener("click", () => { $("#reject-form").hidden = true; });
 $("#reject-form").addEventListener("submit", reject);

@@ -6,6 +6,7 @@ in the next draft at once.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +19,14 @@ from core.tables import orders
 from knowledge.errors import OrderNotFound
 from knowledge.orders import OrderFacts
 
-__all__ = ["SqlOrderStore", "merge_patch"]
+__all__ = ["SqlOrderStore", "fold_order_id", "merge_patch"]
+
+
+def fold_order_id(order_id: str) -> str:
+    """What every source agrees on: full-width characters folded (buyers type "Ｔ１００３"), spaces and
+    invisible characters dropped (a pasted "3961 2345 6789")."""
+    folded = unicodedata.normalize("NFKC", order_id)
+    return "".join(ch for ch in folded if not ch.isspace() and unicodedata.category(ch) != "Cf")
 
 
 class SqlOrderStore:
@@ -27,6 +35,20 @@ class SqlOrderStore:
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self.engine = engine
         self.clock = clock
+
+    def canonical_id(self, shop_id: str, order_id: str) -> str:
+        """The id as this store keeps it: full-width folded and trimmed ("ｔ１００３ " -> "t1003"), then the
+        stored spelling when it differs only in case ("t1003" -> "T1003"). Unknown ids come back folded."""
+        folded = fold_order_id(order_id)
+        with self.engine.connect() as conn:
+            exact = conn.execute(sa.select(orders.c.order_id).where(
+                orders.c.shop_id == shop_id, orders.c.order_id == folded)).first()
+            if exact is not None:
+                return folded
+            other = conn.execute(sa.select(orders.c.order_id).where(
+                orders.c.shop_id == shop_id, sa.func.upper(orders.c.order_id) == folded.upper())
+                .order_by(orders.c.order_id).limit(1)).first()
+        return other.order_id if other is not None else folded
 
     def get(self, shop_id: str, order_id: str) -> OrderFacts:
         with self.engine.connect() as conn:

@@ -35,6 +35,16 @@ class Tone(BaseModel):
     sign_off: str | None = Field(default=None, max_length=60)
 
 
+class ReviewRules(BaseModel):
+    """How the review desk treats agents' decisions."""
+
+    model_config = ConfigDict(extra="forbid")
+    # False: an agent may approve text the claim check flags, with a reason that is logged. True: refused.
+    block_violations: bool = False
+    # Agents are scored on response time: a conversation waiting longer than this shows amber, twice it red.
+    response_target_s: int = Field(default=60, ge=5, le=24 * 3600)
+
+
 class ShopSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -49,6 +59,7 @@ class ShopSettings(BaseModel):
     default_carriers: list[str] = Field(default_factory=list)
     compensation: Compensation = Field(default_factory=Compensation)
     tone: Tone = Field(default_factory=Tone)
+    review: ReviewRules = Field(default_factory=ReviewRules)
 
     @field_validator("timezone")
     @classmethod

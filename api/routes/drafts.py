@@ -20,7 +20,7 @@ from api.metrics import Metrics
 from core.errors import ReplydeskError
 from drafter import create
 from drafter.drafts import DraftItem
-from drafter.guard import Violation
+from drafter.guard import GuardReport, Violation
 from drafter.request import MAX_MESSAGE, DraftRequest
 from drafter.result import DraftResult
 from drafter.review import RejectReason
@@ -37,6 +37,14 @@ class DraftPage(BaseModel):
 class ApproveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     final_text: str | None = Field(default=None, max_length=MAX_MESSAGE)
+    override_reason: str | None = Field(
+        default=None, max_length=500,
+        description="Required (and logged) to approve text the claim check flags, unless the shop refuses that")
+
+
+class CheckBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(max_length=MAX_MESSAGE)
 
 
 class RejectBody(BaseModel):
@@ -123,9 +131,12 @@ def stream_draft(body: DraftRequest, key: Principal, c: ContainerDep, request: R
 def list_drafts(key: Principal, c: ContainerDep,
                 status: Literal["pending", "approved", "rejected", "sent", "superseded", "all"] = "pending",
                 limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                cursor: Annotated[str | None, Query(max_length=200)] = None) -> DraftPage:
-    """The review queue, newest first."""
-    items, nxt = c.drafts.list(key.shop_id, status=None if status == "all" else status, limit=limit, cursor=cursor)
+                cursor: Annotated[str | None, Query(max_length=200)] = None,
+                sort: Literal["newest", "waiting", "decided"] = "newest") -> DraftPage:
+    """The review queue: newest first; ``sort=waiting``: the buyer waiting longest first (by ``received_at``);
+    ``sort=decided``: the latest decisions first (the history of approved and sent replies)."""
+    items, nxt = c.drafts.list(key.shop_id, status=None if status == "all" else status, limit=limit, cursor=cursor,
+                               sort=sort)
     return DraftPage(items=items, next_cursor=nxt)
 
 
@@ -140,12 +151,34 @@ def _out(d, request: Request) -> DecisionOut:
     return DecisionOut(draft=d.draft, event=d.event, warnings=d.warnings)
 
 
-@router.post("/{draft_id}/approve", response_model=DecisionOut)
+@router.post("/{draft_id}/check", response_model=GuardReport)
+def check(draft_id: str, body: CheckBody, key: Principal, c: ContainerDep) -> GuardReport:
+    """The claim check of ``text`` (the agent's edit, as it is typed) against the facts the draft saw.
+
+    Each claim and violation carries ``start``/``end``: its place in ``text`` in Unicode code points.
+    Nothing is stored or logged; approval checks the final text again.
+    """
+    return c.review.check(key.shop_id, draft_id, body.text)
+
+
+@router.post("/{draft_id}/approve", response_model=DecisionOut, responses={409: {
+    "description": "`override_required`: the claim check flags the text (violations in `error.details`); send "
+                   "`override_reason` to approve anyway. `claim_check_refused`: the shop does not approve "
+                   "flagged text. `conflict`: the draft is not pending."}})
 def approve(draft_id: str, key: Principal, c: ContainerDep, request: Request,
             body: ApproveBody | None = None) -> DecisionOut:
-    """Approve as is, or with an edited ``final_text`` (checked again; its warnings are returned)."""
+    """Approve as is, or with an edited ``final_text``. The final text is checked; the stored draft keeps that
+    check (``final_guard``) and, when it flags the text, the agent's ``override_reason``."""
     return idempotent(request, c, key.id, body, 200, lambda: _out(
-        c.review.approve(key.shop_id, draft_id, body.final_text if body else None, key.id), request))
+        c.review.approve(key.shop_id, draft_id, body.final_text if body else None, key.id,
+                         override_reason=body.override_reason if body else None), request))
+
+
+@router.post("/{draft_id}/unapprove", response_model=DecisionOut)
+def unapprove(draft_id: str, key: Principal, c: ContainerDep, request: Request) -> DecisionOut:
+    """Undo an approval while the reply is not sent: the draft is pending again (its edited text kept)."""
+    return idempotent(request, c, key.id, None, 200, lambda: _out(
+        c.review.unapprove(key.shop_id, draft_id, key.id), request))
 
 
 @router.post("/{draft_id}/reject", response_model=DecisionOut)

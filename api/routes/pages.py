@@ -17,7 +17,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 # Files of the browser extension that the pages use too. The extension must stay self-contained (it is
 # loaded unpacked), so the file lives there; a source checkout serves it from extension/, and a wheel
 # carries it in static/ (pyproject.toml: force-include).
-SHARED_WITH_EXTENSION = frozenset({"order_facts.js"})
+SHARED_WITH_EXTENSION = frozenset({"order_facts.js", "i18n.js"})
 EXTENSION_DIR = Path(__file__).resolve().parents[2] / "extension"
 
 # A page shows text written by buyers (untrusted, sometimes a prompt injection). The scripts only ever

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, StringConstraints
 
-from api.deps import ContainerDep, ManagerKey
+from api.deps import ContainerDep, ManagerKey, Principal
 from knowledge.shop_settings import Compensation, ShopSettings, Tone
 from knowledge.shops import Shop
 
@@ -64,3 +64,24 @@ def put_settings(body: ShopSettingsIn, key: ManagerKey, c: ContainerDep) -> Sett
     before = c.shops.get(key.shop_id).settings_revision
     shop = c.shops.update_settings(key.shop_id, settings, author=key.id)
     return _out(shop, changed=shop.settings_revision != before)
+
+
+class DeskOut(BaseModel):
+    """What every page needs before it shows anything: who the key is and the shop's desk rules."""
+
+    shop_id: str
+    name: str
+    role: str = Field(description="The key's role: agent, extension, manager or admin")
+    timezone: str = Field(description="Dates are shown in this zone")
+    response_target_s: int = Field(description="A conversation waiting longer shows amber; twice as long, red")
+    block_violations: bool = Field(description="True: text the claim check flags cannot be approved at all")
+
+
+@router.get("/desk", response_model=DeskOut)
+def desk(key: Principal, c: ContainerDep) -> DeskOut:
+    """For any key: its role (so a page can say what it may do before the user fills a form), the shop's
+    timezone and review rules."""
+    shop = c.shops.get(key.shop_id)
+    return DeskOut(shop_id=shop.id, name=shop.name, role=key.role, timezone=shop.settings.timezone,
+                   response_target_s=shop.settings.review.response_target_s,
+                   block_violations=shop.settings.review.block_violations)

@@ -54,35 +54,46 @@ function makeApi(getKey, networkMessage) {
 // A page writes <header class="topbar" data-title="…" data-key-hint="…"> holding only its own buttons;
 // the brand, the connection state, the key button and the key dialog are added here, before the page's
 // script runs (both scripts are deferred: the document is parsed by then).
+const t = (text, vars) => globalThis.rdI18n ? rdI18n.t(text, vars) : text;
+
 function buildFrame() {
   const bar = $("header.topbar");
   if (!bar) return;
   const own = [...bar.childNodes];
+  // The language switch: Simplified Chinese by default, English as an option (i18n.js keeps the choice).
+  const langSel = h("select", { id: "lang-select", class: "lang-select", "aria-label": "Language / 语言" },
+    h("option", { value: "zh", text: "简体中文" }), h("option", { value: "en", text: "English" }));
+  langSel.value = globalThis.rdI18n?.lang || "zh";
+  langSel.addEventListener("change", () => globalThis.rdI18n?.setLang(langSel.value));
   bar.replaceChildren(
     h("div", { class: "brand" },
       h("span", { class: "logo", "aria-hidden": "true" }, "rd"),
       h("span", { class: "brand-name" }, "replydesk"),
       h("span", { class: "brand-sep", "aria-hidden": "true" }, "/"),
-      h("h1", { text: bar.dataset.title || "" })),
+      h("h1", { "data-i18n": true, text: bar.dataset.title || "" })),
     h("div", { class: "topbar-right" },
-      h("span", { id: "conn", class: "conn", "data-state": "idle", "aria-live": "polite" }, "Not connected"),
+      h("span", { id: "conn", class: "conn", "data-state": "idle", "aria-live": "polite" }, t("Not connected")),
       own,
-      h("button", { id: "key-btn", type: "button", class: "btn ghost" }, "API key")));
-  const hint = bar.dataset.keyHint ? ` (${bar.dataset.keyHint})` : "";
-  const intro = h("p", { class: "muted" }, `Paste your API key${hint}. It stays in this browser tab only (session `
-    + "storage) and is sent with each request as ", h("code", { text: "Authorization: Bearer …" }), ".");
+      globalThis.rdI18n ? langSel : null,
+      h("button", { id: "key-btn", type: "button", class: "btn ghost", "data-i18n": true }, "API key")));
+  const hint = bar.dataset.keyHint ? ` (${t(bar.dataset.keyHint)})` : "";
+  const intro = h("p", { class: "muted" }, `${t("Paste your API key")}${hint}. `
+    + `${t("It stays in this browser tab only (session storage) and is sent with each request as")} `,
+    h("code", { text: "Authorization: Bearer …" }));
   document.body.append(h("dialog", { id: "key-dialog", "aria-labelledby": "key-title" },
     h("form", { id: "key-form", method: "dialog" },
-      h("h2", { id: "key-title", text: "Connect to replydesk" }),
+      h("h2", { id: "key-title", "data-i18n": true, text: "Connect to replydesk" }),
       intro,
-      h("label", { for: "key-input", text: "API key" }),
+      h("label", { for: "key-input", "data-i18n": true, text: "API key" }),
       h("input", { id: "key-input", name: "key", type: "password", autocomplete: "off", spellcheck: "false",
         required: true }),
       h("p", { id: "key-error", class: "field-error", role: "alert", hidden: true }),
-      h("div", { class: "dialog-buttons" }, h("button", { type: "submit", class: "btn primary", text: "Save key" })))));
+      h("div", { class: "dialog-buttons" }, h("button", { type: "submit", class: "btn primary", "data-i18n": true, text: "Save key" })))));
 }
 
 buildFrame();
+globalThis.rdI18n?.translateTree(document);
+document.title = document.title.replace(/^[^·]+/, (m) => `${t(m.trim())} `);
 
 function setConn(name, text) {
   const el = $("#conn");
@@ -99,7 +110,7 @@ function notify(kind, title, lines = [], { sticky = kind !== "ok", key } = {}) {
     h("div", { class: "notice-body" },
       h("strong", { text: title }),
       lines.length ? h("ul", {}, lines.map((l) => h("li", {}, l))) : null),
-    h("button", { type: "button", class: "btn ghost small", "aria-label": "Dismiss" }, "Dismiss"));
+    h("button", { type: "button", class: "btn ghost small", "aria-label": t("Dismiss") }, t("Dismiss")));
   note.querySelector("button").addEventListener("click", () => note.remove());
   box.prepend(note);
   if (!sticky) setTimeout(() => note.remove(), 5000);
@@ -143,6 +154,6 @@ function wireKey(state, start) {
 function forgetKey(state, message) {
   state.key = "";
   sessionStorage.removeItem(KEY_STORAGE);
-  setConn("error", "Not connected");
+  setConn("error", t("Not connected"));
   askForKey(message);
 }

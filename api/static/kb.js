@@ -17,7 +17,11 @@ const state = {
   mode: "none",         // none | new | edit
   lastSearch: null,
   settingsRevision: null,
+  settings: null,       // the settings last loaded (the form's PUT keeps every field it does not show)
+  role: null,           // the key's role (GET /v1/shop/desk): agents learn before typing that they cannot edit
 };
+
+const canEdit = () => state.role === "manager" || state.role === "admin";
 
 
 // ---------- API ----------
@@ -395,6 +399,10 @@ async function onSave(ev) {
     await loadItems();
     await selectItem(id, { quiet: true });
     showSuggestions(saved.suggested_effects || []);
+    // A preview made before saving showed the unsaved text: draw it again from what is now saved.
+    if (saved.changed && $("#p-message").value.trim() && $("#preview-out").childElementCount) {
+      await onPreview(null, { saved: true });
+    }
   } catch (err) {
     if (err.status === 422) {
       showApiFieldErrors(err);
@@ -523,15 +531,16 @@ async function loadOrders() {
   }
 }
 
-async function onPreview(ev) {
-  ev.preventDefault();
+// `saved`: draw the preview from the saved knowledge only (after Create/Save), not the form's text.
+async function onPreview(ev, { saved = false } = {}) {
+  ev?.preventDefault();
   const out = $("#preview-out");
   const body = { order_id: $("#p-order").value, message: $("#p-message").value.trim() };
   if (!body.message) return;
   const item = formItem();
   const id = state.mode === "new" ? $("#f-id").value.trim() : state.selected?.id;
   const complete = id && item.title && item.text.trim();
-  if (complete) body.item = { id, ...item };
+  if (complete && !saved) body.item = { id, ...item };
   out.replaceChildren(h("p", { class: "muted small", text: "Drafting…" }));
   try {
     const p = await api("/v1/knowledge/preview", { method: "POST", body });
@@ -546,7 +555,8 @@ async function onPreview(ev) {
         h("p", { class: "bubble reply-bubble", lang: d.intent?.language || "zh", text: d.text }),
         d.needs_human ? h("p", { class: "callout callout-warn small", text: `Needs a human: ${d.human_reason || ""}` }) : null,
         p.item ? h("p", { class: `callout ${p.item.cited || p.item.retrieved ? "callout-ok" : "callout-info"} small`, text: p.item.note }) : null,
-        !complete ? h("p", { class: "muted small", text: "The form is incomplete, so this is the draft with the saved knowledge only." }) : null,
+        !complete ? h("p", { class: "muted small", text: "The form is incomplete, so this is the draft with the saved knowledge only." })
+          : saved ? h("p", { class: "muted small", "data-preview": "saved", text: "Drawn again from the saved knowledge." }) : null,
         h("div", { class: "preview-meta" },
           h("span", { class: "muted small", text: "Cites:" }),
           h("ul", { class: "chips" }, cites.length ? cites : [h("li", { class: "muted small", text: "nothing" })])),
@@ -647,18 +657,54 @@ function highlightSearch() {
 
 async function loadSettings() {
   const ta = $("#settings-json");
+  if (state.role !== null && !canEdit()) {
+    // Said before anything is typed: this key can read the knowledge base but not the settings.
+    ta.value = "";
+    ta.disabled = true;
+    SettingsForm.disable(true);
+    $("#settings-role").hidden = false;
+    $("#settings-role").textContent = `This ${state.role} key cannot see or change the shop settings: use a manager or admin key.`;
+    $("#settings-meta").textContent = "Shop settings need a manager or admin key.";
+    return;
+  }
   try {
     const s = await api("/v1/shop/settings");
-    ta.value = JSON.stringify(s.settings, null, 2);
+    showSettings(s);
     ta.disabled = false;
-    state.settingsRevision = s.revision;
-    $("#settings-meta").textContent = `${s.name} · revision ${s.revision}`;
+    SettingsForm.disable(false);
+    $("#settings-role").hidden = true;
     $("#settings-errors").hidden = true;
   } catch (err) {
     if (err.status === 401) return onUnauthorized(err);
     ta.value = "";
     ta.disabled = true;
+    SettingsForm.disable(true);
     $("#settings-meta").textContent = err.status === 403 ? "Shop settings need a manager or admin key." : err.message;
+  }
+}
+
+function showSettings(s) {
+  state.settings = s.settings;
+  state.settingsRevision = s.revision;
+  $("#settings-json").value = JSON.stringify(s.settings, null, 2);
+  SettingsForm.fill(s.settings);
+  $("#settings-meta").textContent = `${s.name} · revision ${s.revision}`;
+}
+
+async function onSaveSettingsForm(ev) {
+  ev.preventDefault();
+  const errors = SettingsForm.check();
+  SettingsForm.mark(errors);
+  if (Object.keys(errors).length) return;
+  try {
+    const s = await api("/v1/shop/settings", { method: "PUT", body: SettingsForm.read(state.settings || {}) });
+    showSettings(s);
+    notify("ok", s.changed ? `Shop settings saved as revision ${s.revision}` : "Shop settings unchanged");
+  } catch (err) {
+    if (err.status === 422) {
+      const details = err.details.length ? err.details : [{ field: err.field, message: err.message }];
+      SettingsForm.mark(Object.fromEntries(details.map((d) => [d.field || "body", d.message])));
+    } else failed("Could not save the shop settings", err);
   }
 }
 
@@ -676,8 +722,7 @@ async function onSaveSettings(ev) {
   }
   try {
     const s = await api("/v1/shop/settings", { method: "PUT", body });
-    $("#settings-json").value = JSON.stringify(s.settings, null, 2);
-    $("#settings-meta").textContent = `${s.name} · revision ${s.revision}`;
+    showSettings(s);
     notify("ok", s.changed ? `Shop settings saved as revision ${s.revision}` : "Shop settings unchanged");
   } catch (err) {
     if (err.status === 422) {
@@ -704,7 +749,30 @@ async function start() {
     notify("error", "Could not load the knowledge base", [err.message], { key: "load" });
     return;
   }
+  try {
+    state.role = (await api("/v1/shop/desk")).role;
+  } catch {
+    state.role = null;   // unknown: the API's 403 will say so at the first write
+  }
+  applyRole();
   await Promise.all([loadOrders(), loadSettings()]);
+}
+
+// A key that may only read learns it before filling a form: creating and editing are off, and say why.
+function applyRole() {
+  const note = $("#role-note");
+  const readOnly = state.role !== null && !canEdit();
+  $("#new-btn").disabled = readOnly;
+  note.hidden = !readOnly;
+  note.textContent = readOnly
+    ? `This ${state.role} key can read and preview; creating or editing items needs a manager or admin key.` : "";
+  for (const x of document.querySelectorAll("#item-form input, #item-form textarea, #item-form select")) {
+    x.readOnly = readOnly || x.readOnly;
+  }
+  for (const id of ["#save-btn", "#delete-btn", "#suggest-btn"]) {
+    const b = $(id);
+    if (b) b.disabled = readOnly;
+  }
 }
 
 function wire() {
@@ -729,6 +797,8 @@ function wire() {
   $("#search-form").addEventListener("submit", onSearch);
   $("#settings-form").addEventListener("submit", onSaveSettings);
   $("#settings-reload").addEventListener("click", loadSettings);
+  $("#settings-fields").addEventListener("submit", onSaveSettingsForm);
+  $("#settings-form-reload").addEventListener("click", loadSettings);
 }
 
 wire();

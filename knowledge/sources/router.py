@@ -17,6 +17,7 @@ import httpx
 
 from core.clock import Clock
 from knowledge.errors import OrderNotFound, OrderUnavailable, SourceMalformed
+from knowledge.order_store import fold_order_id
 from knowledge.orders import OrderFacts
 from knowledge.sources.cache import FactsCache
 from knowledge.sources.config import SourceConfigStore, SourceRecord
@@ -55,6 +56,15 @@ class OrderSources:
             return self.store.get(shop_id, order_id)
         adapter = self.adapter(rec)
         return self.cache.get(shop_id, order_id, rec.kind, lambda: self._fetch(rec, adapter, order_id).facts)
+
+    def canonical_id(self, shop_id: str, order_id: str) -> str:
+        """The order id as the shop's source defines it: the SQL store matches its stored spelling
+        ("t1003" -> "T1003"); platform and ERP ids are folded and trimmed (they are case-sensitive or digits)."""
+        rec = self.configs.get(shop_id)
+        if rec is None or rec.kind == "store":
+            canon = getattr(self.store, "canonical_id", None)
+            return canon(shop_id, order_id) if canon else fold_order_id(order_id)
+        return fold_order_id(order_id)
 
     def check(self, shop_id: str, order_id: str) -> dict[str, Any]:
         """Ask the source now (no cache) and show the normalised facts with the raw answer they came from."""

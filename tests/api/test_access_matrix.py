@@ -38,6 +38,8 @@ ROUTES = [
     Route("GET", "/v1/drafts/{draft}", ALL, owned=True),
     Route("POST", "/v1/drafts/{draft}/approve", ALL, {}, owned=True),
     Route("POST", "/v1/drafts/{draft}/reject", ALL, {"reason": "other"}, owned=True),
+    Route("POST", "/v1/drafts/{draft}/check", ALL, {"text": "亲，已经帮您催仓库了"}, owned=True),
+    Route("POST", "/v1/drafts/{draft}/unapprove", ALL, owned=True),  # a pending draft: nothing to undo, 200
     Route("POST", "/v1/drafts/{approved}/inserted", ALL, owned=True),
     Route("POST", "/v1/drafts/{approved}/sent", ALL, owned=True),
     Route("GET", "/v1/orders", ALL),
@@ -59,6 +61,7 @@ ROUTES = [
     Route("GET", "/v1/knowledge/{item}/revisions", ALL, owned=True),
     Route("GET", "/v1/knowledge/{item}/diff", ALL, owned=True),
     Route("POST", "/v1/knowledge/{item}/restore", MANAGERS, {"revision": 1}, owned=True),
+    Route("GET", "/v1/shop/desk", ALL),
     Route("GET", "/v1/shop/settings", MANAGERS),
     Route("PUT", "/v1/shop/settings", MANAGERS, {"daily_cutoff": "16:00"}),
     Route("GET", "/v1/shop/order-source", ("admin",)),

@@ -26,6 +26,22 @@ def test_unknown_order_is_answered_honestly_not_as_an_error(client: TestClient, 
     body = r.json()
     assert body["order_error"] == "not_found" and body["facts"] is None
     assert "核对" in body["text"] and body["commitments"] == []
+    # Someone must look before the buyer hears anything about an order the shop cannot find.
+    assert body["needs_human"] is True and "order number" in body["human_reason"]
+
+
+def test_order_ids_are_read_as_the_source_spells_them(client: TestClient, demo: dict[str, str]) -> None:
+    h = auth(demo["agent"])
+    exact = client.post("/v1/drafts", json={"order_id": "T1003", "message": "怎么还不发货"}, headers=h).json()
+    for typed in ("t1003", " Ｔ１００３ "):
+        r = client.post("/v1/drafts", json={"order_id": typed, "message": "怎么还不发货"}, headers=h)
+        assert r.status_code == 201, r.text
+        got = r.json()
+        assert got["order_id"] == "T1003" and got["order_error"] is None and got["facts"]["order_id"] == "T1003"
+        assert got["text"] == exact["text"] and got["needs_human"] is False
+    # The same conversation: the newest draft superseded the older ones of the same order.
+    pending = client.get("/v1/drafts", params={"status": "pending"}, headers=h).json()["items"]
+    assert [d["order_id"] for d in pending].count("T1003") == 1
 
 
 def test_order_update_is_live(client: TestClient, demo: dict[str, str]) -> None:
@@ -71,6 +87,15 @@ def test_bad_input_gets_clear_4xx(client: TestClient, demo: dict[str, str]) -> N
     r = client.post("/v1/drafts", content=big, headers={**h, "Content-Type": "application/json"})
     assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
     assert r.headers["x-request-id"]
+    # The same body sent chunked (no Content-Length): still a 413, not a parser's 400.
+    chunks = (big[i:i + 65536] for i in range(0, len(big), 65536))
+    r = client.post("/v1/drafts", content=chunks, headers={**h, "Content-Type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large", r.text
+    # A message (or order id) of only whitespace says nothing: 422 naming the field.
+    for field, body in (("message", {"order_id": "T1003", "message": " \u3000\n\t "}),
+                        ("order_id", {"order_id": "   ", "message": "还不发货？"})):
+        r = client.post("/v1/drafts", json=body, headers=h)
+        assert r.status_code == 422 and r.json()["error"]["field"] == field, r.text
 
 
 def test_auth_errors(client: TestClient, demo: dict[str, str]) -> None:

@@ -104,6 +104,9 @@ def test_draft_approve_insert_and_send_from_the_panel(tmp_path: Path) -> None:
         options.get_by_label("API key").fill(key)
         options.get_by_role("button", name="Save and test").click()
         expect(options.locator("#status")).to_contain_text("the key works")
+        # The panel speaks Simplified Chinese by default; this test reads it in English (the switch is
+        # tested in test_review_desk.py). Extension pages share one origin, hence one localStorage.
+        options.evaluate("localStorage.setItem('replydesk.lang', 'en')")
 
         # 2. The demo chat: the adapter's content script announces the tab to the service worker.
         chat = browser.new_page()
@@ -168,6 +171,17 @@ def test_draft_approve_insert_and_send_from_the_panel(tmp_path: Path) -> None:
         chat.bring_to_front()
         shot = side_by_side(browser, [chat.screenshot(), panel.screenshot()], "extension-panel.png")
         assert shot.stat().st_size > 20_000
+        # The panel in its default language, Simplified Chinese (the switch is in its header): the screenshot
+        # for the docs; then back to English for the rest of this test.
+        panel.locator("#lang-select").select_option("zh")
+        expect(panel.locator("#ask-title")).to_have_text("买家消息")
+        expect(panel.locator("#phase")).to_have_attribute("data-phase", "inserted")
+        expect(panel.locator("#facts")).to_contain_text("状态")
+        zh_shot = side_by_side(browser, [chat.screenshot(), panel.screenshot()], "extension-panel-zh.png")
+        (ROOT / "docs" / "screenshots").mkdir(parents=True, exist_ok=True)
+        (ROOT / "docs" / "screenshots" / "extension-panel.png").write_bytes(zh_shot.read_bytes())
+        panel.locator("#lang-select").select_option("en")
+        expect(panel.locator("#ask-title")).to_have_text("The buyer wrote")
 
         # 6. The agent presses Send in the chat: the message goes out and the panel reports `sent`.
         chat.get_by_role("button", name="发送").click()
@@ -209,13 +223,19 @@ def test_draft_approve_insert_and_send_from_the_panel(tmp_path: Path) -> None:
         expect(panel.locator("#source")).to_have_text(f"selected on {server.url.removeprefix('http://')}")
         panel.get_by_role("button", name="Draft reply").click()
         expect_phase(panel, "ready")
-        # The agent edits in a promise no fact supports: approved as edited, with the claim check's warning.
+        # The agent edits in a promise no fact supports: the live check turns red before anything is
+        # approved, and approving needs a reason, which is logged.
         reply.press("End")
         reply.type("明天一定到。")
         expect(panel.locator("#edited")).to_be_visible()
+        expect(panel.locator("#guard[data-verdict='bad'] .callout-danger")).to_contain_text("明天")
         panel.get_by_role("button", name="Approve edited & insert").click()
-        expect(panel.locator("#guard .callout-danger")).to_contain_text("Claim check on your edit")
-        expect(panel.locator("#guard .callout-danger")).to_contain_text("明天")
+        override = panel.locator("#override")
+        expect(override).to_be_visible()
+        expect(override).to_contain_text("明天")
+        expect(override.get_by_role("button", name="Approve anyway")).to_be_disabled()
+        override.get_by_label("Why approve it anyway?").fill("买家要求这样写")
+        override.get_by_role("button", name="Approve anyway").click()
         expect(panel.get_by_role("status")).to_contain_text("Not inserted")
         expect(panel.get_by_role("button", name="Copy text")).to_be_visible()
         panel.get_by_role("button", name="Mark as sent").click()
@@ -246,6 +266,8 @@ def test_draft_approve_insert_and_send_from_the_panel(tmp_path: Path) -> None:
         assert by_draft == {sent_id: ["draft_created", "approved", "inserted", "sent"],
                             rejected_id: ["draft_created", "rejected"],
                             anywhere_id: ["draft_created", "edited", "sent"]}
+        edited = next(e for e in events if e["event"] == "edited")
+        assert edited["override"]["reason"] == "买家要求这样写" and edited["final_check"]["ok"] is False
         rejected = next(e for e in events if e["event"] == "rejected")
         assert (rejected["reason"], rejected["note"]) == ("wrong_tone", "太生硬")
 

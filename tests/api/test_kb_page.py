@@ -3,7 +3,9 @@
 A manager opens /kb for the first time, enters a key, creates the notice "双11仓库积压，延迟1-2天" valid
 for three days through the form (previewing the reply a buyer would get first), sees it in the list
 and on the timeline, checks that an urge message finds it (with the vector, BM25 and fused scores),
-edits it, and opens its revisions and the diff between them.
+edits it, and opens its revisions and the diff between them; the shop settings round-trip through the
+form (a bad value marked, a good one saved, the JSON view agreeing). An agent key is told it cannot edit
+before it fills anything. (The page is read in English here; Simplified Chinese is the default.)
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def test_manager_curates_a_notice_in_a_real_browser(tmp_path: Path) -> None:
         html = httpx.get(f"{server.url}/kb")
         assert html.status_code == 200, "api/routes/pages.py serves GET /kb"
         page = new_page(browser)
+        page.add_init_script("localStorage.setItem('replydesk.lang', 'en')")
         page.goto(f"{server.url}/kb")
         expect(page.locator(".topbar h1")).to_have_text("Knowledge base")
 
@@ -67,6 +70,9 @@ def test_manager_curates_a_notice_in_a_real_browser(tmp_path: Path) -> None:
 
         page.get_by_role("button", name="Create").click()
         expect(page.locator(".notice-ok", has_text=f"Created {NOTICE_ID}")).to_be_visible()
+        # The preview is drawn again from what is now saved: revision 1, no longer "unsaved".
+        expect(page.locator('#preview-out [data-preview="saved"]')).to_be_visible()
+        expect(page.locator("#preview-out .chip-cite", has_text="n-backlog")).to_contain_text("rev 1")
         row = page.locator(f'#items .item[data-id="{NOTICE_ID}"]')
         expect(row).to_contain_text(TITLE)
         expect(row).to_contain_text("rev 1")
@@ -135,17 +141,56 @@ def test_manager_curates_a_notice_in_a_real_browser(tmp_path: Path) -> None:
         expect(page.get_by_label("Text", exact=True)).to_have_value(TEXT)
         expect(row).not_to_have_class(re.compile("is-deleted"))
 
-        # Shop settings: a bad value is refused with the field named; nothing is saved.
+        # Shop settings as a form: what the server has, a bad value marked and nothing saved, then a round trip.
+        form = page.locator("#settings-fields")
+        expect(form.get_by_label("Daily cutoff")).to_have_value("16:00")
+        before = manager.get("/v1/shop/settings").json()
+        form.get_by_label("Holidays").fill("2026-12-25\n2026-13-01")
+        form.get_by_role("button", name="Save settings").click()
+        expect(page.locator("#settings-form-errors")).to_contain_text("holidays")
+        expect(form.get_by_label("Holidays")).to_have_attribute("aria-invalid", "true")
+        assert manager.get("/v1/shop/settings").json()["revision"] == before["revision"]
+        form.get_by_label("Holidays").fill("2026-12-25\n2027-01-01")
+        form.get_by_label("Daily cutoff").fill("17:30")
+        form.get_by_label("Last pickup").fill("18:45")
+        form.get_by_label("Default carriers").fill("中通快递，顺丰速运")
+        form.get_by_label("Coupon limit").fill("8")
+        form.get_by_label("Response target").fill("90")
+        form.get_by_label("Refuse approving").check()
+        form.get_by_role("button", name="Save settings").click()
+        expect(page.locator(".notice-ok", has_text=f"Shop settings saved as revision {before['revision'] + 1}")).to_be_visible()
+        after = manager.get("/v1/shop/settings").json()["settings"]
+        assert (after["daily_cutoff"], after["last_pickup"]) == ("17:30", "18:45")
+        assert after["holidays"] == ["2026-12-25", "2027-01-01"]
+        assert after["default_carriers"] == ["中通快递", "顺丰速运"]
+        assert after["compensation"]["coupon_yuan_max"] == 8 and after["review"] == {"response_target_s": 90,
+                                                                                     "block_violations": True}
+        # Everything the form does not show is kept as it was.
+        assert after["extra_workdays"] == before["settings"]["extra_workdays"]
+        assert after["tone"] == before["settings"]["tone"]
+        expect(page.locator("#settings-json")).to_have_value(re.compile('"daily_cutoff": "17:30"'))
+
+        # The JSON is the advanced view: a bad value there is refused with the field named, too.
+        page.locator("#settings-advanced summary").click()
         settings = page.locator("#settings-json")
-        settings.fill(settings.input_value().replace('"16:00"', '"25:00"'))
-        page.get_by_role("button", name="Save settings").click()
+        settings.fill(settings.input_value().replace('"17:30"', '"25:00"'))
+        page.get_by_role("button", name="Save JSON").click()
         expect(page.locator("#settings-errors")).to_contain_text("daily_cutoff")
-        assert manager.get("/v1/shop/settings").json()["revision"] == 1
-        settings.fill(settings.input_value().replace('"25:00"', '"17:30"'))
-        page.get_by_role("button", name="Save settings").click()
-        expect(page.locator(".notice-ok", has_text="Shop settings saved as revision 2")).to_be_visible()
         assert manager.get("/v1/shop/settings").json()["settings"]["daily_cutoff"] == "17:30"
         assert page.js_errors == []
+
+        # An agent key learns what it cannot do before typing anything.
+        agent_page = new_page(browser)
+        agent_page.add_init_script("localStorage.setItem('replydesk.lang', 'en')")
+        agent_page.goto(f"{server.url}/kb")
+        agent_page.get_by_label("API key").fill(server.keys["agent"])
+        agent_page.get_by_role("button", name="Save key").click()
+        expect(agent_page.locator("#conn")).to_contain_text("Connected")
+        expect(agent_page.locator("#role-note")).to_contain_text("manager or admin key")
+        expect(agent_page.get_by_role("button", name="+ New item")).to_be_disabled()
+        expect(agent_page.locator("#settings-role")).to_contain_text("manager or admin key")
+        expect(agent_page.locator("#settings-fields").get_by_label("Daily cutoff")).to_be_disabled()
+        assert agent_page.js_errors == []
 
 
 @pytest.mark.slow
@@ -154,6 +199,7 @@ def test_manager_confirms_suggested_effects_in_a_real_browser(tmp_path: Path) ->
     require_chromium()
     with running_server(tmp_path) as server, server.client("manager") as manager, chromium() as browser:
         page = new_page(browser)
+        page.add_init_script("localStorage.setItem('replydesk.lang', 'en')")
         page.goto(f"{server.url}/kb")
         page.get_by_label("API key").fill(server.keys["manager"])
         page.get_by_role("button", name="Save key").click()

@@ -47,7 +47,20 @@ def _review_flow(client: TestClient, demo: dict[str, str], clock) -> None:
     assert client.post(f"/v1/drafts/{ids[0]}/approve", json={}, headers=auth(a)).json()["event"] is None
     text = client.get(f"/v1/drafts/{ids[1]}", headers=auth(a)).json()["text"]
     r = client.post(f"/v1/drafts/{ids[1]}/approve", json={"final_text": text + "明天一定到！"}, headers=auth(a))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "override_required"
+    assert r.json()["error"]["field"] == "override_reason"
+    assert any(v["kind"] == "delivery_date" for v in r.json()["error"]["details"])
+    r = client.post(f"/v1/drafts/{ids[1]}/check", json={"text": text + "明天一定到！"}, headers=auth(a))
+    assert r.status_code == 200 and r.json()["ok"] is False
+    v = next(v for v in r.json()["violations"] if v["kind"] == "delivery_date")
+    assert (text + "明天一定到！")[v["start"]:v["end"]] == v["text"]
+    assert client.post(f"/v1/drafts/{ids[1]}/check", json={"text": text}, headers=auth(a)).json()["ok"] is True
+    assert client.post(f"/v1/drafts/{ids[1]}/check", json={}, headers=auth(a)).status_code == 422
+    r = client.post(f"/v1/drafts/{ids[1]}/approve", json={"final_text": text + "明天一定到！",
+                                                         "override_reason": "已和仓库电话确认"}, headers=auth(a))
     assert r.json()["event"] == "edited" and any(w["kind"] == "delivery_date" for w in r.json()["warnings"])
+    assert r.json()["draft"]["final_guard"]["ok"] is False
+    assert r.json()["draft"]["override_reason"] == "已和仓库电话确认"
     r = client.post(f"/v1/drafts/{ids[2]}/reject", json={"reason": "wrong_tone", "note": "太长"}, headers=auth(a))
     assert r.status_code == 200 and r.json()["draft"]["status"] == "rejected"
 
@@ -71,6 +84,9 @@ def _review_flow(client: TestClient, demo: dict[str, str], clock) -> None:
     events = [json.loads(line) for line in r.text.splitlines()]
     assert [e["event"] for e in events] == ["draft_created"] * 4 + ["approved", "edited", "rejected", "inserted", "sent"]
     assert all(e["prompt"]["hash"].startswith("sha256:") for e in events)
+    edited = next(e for e in events if e["event"] == "edited")
+    assert edited["final_check"]["ok"] is False and edited["override"]["reason"] == "已和仓库电话确认"
+    assert next(e for e in events if e["event"] == "approved")["final_check"]["ok"] is True
     other = client.get("/v1/feedback/export", headers=auth(demo["other-manager"])).text
     assert other == ""
 

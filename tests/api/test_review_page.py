@@ -1,7 +1,8 @@
 """The review page in a real headless Chromium against a real `replydesk serve`.
 
-An agent enters a key, sees the queue, approves one draft as is, edits and approves one (and is shown
-the claim check's warnings about the dishonest sentence it added), rejects one as wrong_tone, uses the
+An agent (in English; the Chinese default is tested in test_review_desk.py) enters a key, sees the queue
+longest-waiting first, approves one draft as is, edits one with a dishonest sentence (the live claim check
+turns red before approval, and approving needs a logged override), rejects one as wrong_tone, uses the
 keyboard, and sees a new draft arrive without a reload. The feedback log must then hold exactly
 those decisions.
 """
@@ -18,7 +19,7 @@ from playwright.sync_api import Page, expect
 
 from tests.api.browser import chromium, new_page, require_chromium, running_server, screenshot
 
-DRAFTS = [  # created oldest first; the page lists them newest first
+DRAFTS = [  # created oldest first; the page lists the longest-waiting first
     ("T1006", "发货了吗？到哪了"),          # shipped: carrier and tracking number in the facts
     ("T1003", "都三天了怎么还不发货？"),    # overdue: proposes a coupon that needs approval
     ("T1004", "我买的杯子什么时候发货"),    # out of stock until a restock date
@@ -52,6 +53,7 @@ def test_agent_reviews_the_queue_in_a_real_browser(tmp_path: Path) -> None:
         assert "default-src 'self'" in html.headers["content-security-policy"]
 
         page = new_page(browser)
+        page.add_init_script("localStorage.setItem('replydesk.lang', 'en')")
         page.goto(f"{server.url}/review")
         expect(page.locator(".topbar h1")).to_have_text("Review queue")
 
@@ -63,18 +65,20 @@ def test_agent_reviews_the_queue_in_a_real_browser(tmp_path: Path) -> None:
         page.get_by_role("button", name="Save key").click()
         expect(page.locator("#key-dialog")).not_to_be_visible()
 
-        # The queue, newest first; the newest is selected.
+        # The queue, the buyer waiting longest first, and selected.
         expect(page.locator(".queue-item")).to_have_count(4)
-        assert queue_orders(page) == ["T1009", "T1004", "T1003", "T1006"]
-        expect(page.locator(".draft-title")).to_have_text("Order T1009")
-        expect(page.locator(".callout-human")).to_be_visible()  # needs_human, with its reason
-        expect(page.locator(".callout-human")).to_contain_text(created["T1009"]["human_reason"])
+        assert queue_orders(page) == ["T1006", "T1003", "T1004", "T1009"]
+        expect(page.locator(".draft-title")).to_have_text("Order T1006")
         expect(page.locator("#conn")).to_contain_text("Live")
+        pick(page, "T1009")
+        expect(page.locator(".draft .callout-human")).to_be_visible()  # needs_human, with its reason
+        expect(page.locator(".draft .callout-human")).to_contain_text(created["T1009"]["human_reason"])
 
         # Keyboard: j / k move the selection.
-        page.keyboard.press("j")
-        expect(page.locator(".draft-title")).to_have_text("Order T1004")
+        page.locator("#queue").focus()
         page.keyboard.press("k")
+        expect(page.locator(".draft-title")).to_have_text("Order T1004")
+        page.keyboard.press("j")
         expect(page.locator(".draft-title")).to_have_text("Order T1009")
 
         # 1. Approve as is, with the "a" shortcut, after checking the facts the draft used are shown.
@@ -100,10 +104,19 @@ def test_agent_reviews_the_queue_in_a_real_browser(tmp_path: Path) -> None:
         edited_text = created["T1003"]["text"] + DISHONEST
         reply.fill(edited_text)
         expect(page.locator(".draft .badge-edited")).to_be_visible()
+        # The live check turns the verdict red and marks the promise before anything is approved.
+        expect(page.locator(".draft .guard[data-verdict='bad']")).to_contain_text("明天")
+        expect(page.locator(".reply-marks mark.claim-bad").first).to_contain_text("明天")
         page.get_by_role("button", name="Approve edited").click()
-        warning = page.locator(".notice-warn", has_text="Approved with your edits (order T1003)")
+        dialog = page.locator("#override-dialog")
+        expect(dialog).to_be_visible()
+        expect(dialog).to_contain_text("明天")
+        expect(dialog.get_by_role("button", name="Approve anyway")).to_be_disabled()
+        dialog.get_by_label("Why approve it anyway?").fill("买家同意，仓库已确认明天到")
+        dialog.get_by_role("button", name="Approve anyway").click()
+        warning = page.locator(".notice-warn", has_text="Approved with your edits: order T1003")
         expect(warning).to_be_visible()
-        expect(warning).to_contain_text("明天")  # the violation quotes the dishonest sentence
+        expect(warning).to_contain_text("仓库已确认")  # the override and its reason are shown
         expect(page.locator(".queue-item")).to_have_count(2)
 
         # 3. An unsaved edit survives the queue refreshing when a new draft arrives (no reload).
@@ -115,8 +128,8 @@ def test_agent_reviews_the_queue_in_a_real_browser(tmp_path: Path) -> None:
         r = agent.post("/v1/drafts", json={"order_id": LATE[0], "message": LATE[1], "context": []})
         assert r.status_code == 201, r.text
         created[LATE[0]] = r.json()
-        expect(page.locator(".queue-item").first).to_contain_text(LATE[0], timeout=15_000)
-        assert queue_orders(page) == ["T1013", "T1009", "T1004"]
+        expect(page.locator(".queue-item").last).to_contain_text(LATE[0], timeout=15_000)
+        assert queue_orders(page) == ["T1004", "T1009", "T1013"]
         expect(page.get_by_label("Reply draft")).to_have_value(unsaved)
         expect(page.locator(".queue-item", has_text="T1009").locator(".chip-edited")).to_be_visible()
 
@@ -127,7 +140,7 @@ def test_agent_reviews_the_queue_in_a_real_browser(tmp_path: Path) -> None:
         page.get_by_label("Note (optional)").fill("语气太生硬")
         page.get_by_role("button", name="Reject draft").click()
         expect(page.locator(".notice-ok", has_text="Rejected (wrong tone): order T1004")).to_be_visible()
-        assert queue_orders(page) == ["T1013", "T1009"]
+        assert queue_orders(page) == ["T1009", "T1013"]
 
         # The page as an agent sees it now: the warning stays until dismissed, the unsaved edit is kept.
         pick(page, "T1009")
@@ -162,6 +175,8 @@ def test_agent_reviews_the_queue_in_a_real_browser(tmp_path: Path) -> None:
         decided = {e["event"]: e for e in events if e["event"] != "draft_created"}
         assert decided["approved"]["draft_id"] == ids["T1006"]
         assert decided["edited"]["draft_id"] == ids["T1003"]
+        assert decided["edited"]["final_check"]["ok"] is False
+        assert decided["edited"]["override"]["reason"] == "买家同意，仓库已确认明天到"
         assert decided["rejected"]["draft_id"] == ids["T1004"]
         assert decided["rejected"]["reason"] == "wrong_tone"
         assert decided["rejected"]["note"] == "语气太生硬"

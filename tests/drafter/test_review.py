@@ -10,7 +10,7 @@ import pytest
 
 from core.clock import FixedClock
 from core.db import make_engine, migrate
-from drafter.errors import IllegalTransition
+from drafter.errors import ClaimCheckFailed, IllegalTransition
 from drafter.feedback import FeedbackLog, edit_distance
 from drafter.pipeline import DraftServices, run
 from drafter.request import DraftRequest
@@ -74,11 +74,60 @@ def test_edit_is_guarded_again_and_logged_with_a_diff(world) -> None:
     d = new()
     item = review.store.item("demo", d)
     dishonest = item.text + "明天一定送到！"
-    dec = review.approve("demo", d, dishonest, "k1")
+    # Flagged text is not approved silently: the agent must give a reason, which is logged.
+    with pytest.raises(ClaimCheckFailed) as refused:
+        review.approve("demo", d, dishonest, "k1")
+    assert refused.value.code == "override_required" and refused.value.details[0]["kind"] == "delivery_date"
+    assert review.store.item("demo", d).status == "pending"
+    dec = review.approve("demo", d, dishonest, "k1", override_reason="买家是老客户，已电话确认")
     assert dec.event == "edited" and dec.draft.final_text == dishonest
     assert "delivery_date" in {w.kind for w in dec.warnings}
+    # The stored draft keeps the check of the FINAL text, with the offending span in it.
+    assert dec.draft.final_guard is not None and dec.draft.final_guard.ok is False
+    v = dec.draft.final_guard.violations[0]
+    assert dishonest[v.start:v.end] == v.text
+    assert dec.draft.override_reason == "买家是老客户，已电话确认"
     ev = [e for e in log.events("demo") if e["event"] == "edited"][0]
     assert ev["edit_distance"] == len("明天一定送到！") and "+" in ev["diff"] and ev["warnings"]
+    assert ev["final_check"]["ok"] is False and ev["override"]["reason"] == "买家是老客户，已电话确认"
+
+
+def test_the_shop_may_refuse_flagged_text_outright(world, db_url: str) -> None:
+    review, log, clock, new = world
+    shops = ShopStore(review.engine, clock)
+    shops.update_settings("demo", ShopSettings(review={"block_violations": True}), author="m1")
+    d = new()
+    text = review.store.item("demo", d).text + "明天一定送到！"
+    with pytest.raises(ClaimCheckFailed) as refused:
+        review.approve("demo", d, text, "k1", override_reason="trust me")
+    assert refused.value.code == "claim_check_refused"
+    assert review.approve("demo", d, None, "k1").event == "approved"  # the honest draft still goes
+
+
+def test_check_reports_spans_in_the_text_as_given(world) -> None:
+    review, log, clock, new = world
+    d = new("T1003", "怎么还不发货")
+    text = "亲，\u200b今天一定给您发出，明天就能到"  # an invisible character before the claims shifts nothing
+    report = review.check("demo", d, text)
+    assert not report.ok
+    for v in report.violations:
+        assert v.start is not None and text[v.start:v.end] == v.text, v
+    assert {"dispatch_date", "delivery_date"} <= {v.kind for v in report.violations}
+    assert review.check("demo", d, "亲，我们帮您催一下仓库。").ok
+
+
+def test_undo_approve_until_sent(world) -> None:
+    review, log, clock, new = world
+    d = new()
+    review.approve("demo", d, None, "k1")
+    back = review.unapprove("demo", d, "k1")
+    assert back.event == "unapproved" and back.draft.status == "pending" and back.draft.final_guard is None
+    assert review.unapprove("demo", d, "k1").event is None
+    review.approve("demo", d, None, "k1")
+    review.sent("demo", d, "k1")
+    with pytest.raises(IllegalTransition):
+        review.unapprove("demo", d, "k1")
+    assert [e["event"] for e in log.events("demo")] == ["draft_created", "approved", "unapproved", "approved", "sent"]
 
 
 def test_reject_with_reason_then_illegal_moves(world) -> None:
