@@ -7,6 +7,7 @@ the knowledge layer owns shops and policies, the API owns keys) and arrows only 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from core.db import UTCDateTime, metadata
 
@@ -58,6 +59,40 @@ knowledge_revisions = sa.Table(
     sa.Column("effects_json", sa.Text),
     sa.ForeignKeyConstraint(["shop_id", "item_id"], ["knowledge_items.shop_id", "knowledge_items.id"]),
 )
+
+# 0010: the current revision's chunks of every live knowledge item, pre-segmented (jieba, with the
+# shop vocabulary) so the database's own full-text engine does the lexical half of retrieval: a
+# GIN-indexed tsvector ('simple' configuration) on PostgreSQL, the FTS5 table below on SQLite.
+# Written in the same transaction as the revision, so every worker sees a write at its next query.
+knowledge_chunks = sa.Table(
+    "knowledge_chunks", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),  # the FTS5 rowid on SQLite
+    sa.Column("shop_id", sa.String(64), nullable=False),
+    sa.Column("item_id", sa.String(100), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("chunk_id", sa.String(300), nullable=False),  # the vector index's id of the same chunk
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("tokens", sa.Text, nullable=False),  # space-separated search tokens
+    sa.Column("n_tokens", sa.Integer, nullable=False),
+    sa.Column("valid_from", UTCDateTime()),
+    sa.Column("valid_to", UTCDateTime()),
+    # PostgreSQL only (NULL on SQLite): to_tsvector('simple', tokens), written with the row.
+    sa.Column("tsv", sa.Text().with_variant(postgresql.TSVECTOR(), "postgresql")),
+    sa.ForeignKeyConstraint(["shop_id", "item_id"], ["knowledge_items.shop_id", "knowledge_items.id"]),
+    sa.UniqueConstraint("chunk_id", name="uq_knowledge_chunks_chunk_id"),
+    sa.Index("ix_knowledge_chunks_shop_item", "shop_id", "item_id"),
+)
+sa.Index("ix_knowledge_chunks_tsv", knowledge_chunks.c.tsv, postgresql_using="gin").ddl_if(dialect="postgresql")
+
+# SQLite's full-text index over knowledge_chunks.tokens (rowid = knowledge_chunks.id). A virtual
+# table is not SQLAlchemy metadata: the migration creates it, tests/core/test_schema.py checks it
+# against this definition, and leaves its shadow tables (NAME_data, _idx, ...) out of the drift diff.
+SQLITE_FTS_TABLE = "knowledge_fts"
+SQLITE_FTS_DDL = "CREATE VIRTUAL TABLE knowledge_fts USING fts5(shop, tokens, tokenize='unicode61')"
+SQLITE_FTS_SHADOWS = tuple(f"knowledge_fts_{s}" for s in ("data", "idx", "content", "docsize", "config"))
 
 orders = sa.Table(
     "orders", metadata,

@@ -1,0 +1,48 @@
+"""knowledge chunks: the current revision's chunks with their search tokens, searched by the database
+(PostgreSQL: GIN-indexed tsvector, 'simple' configuration; SQLite: an FTS5 table). Rows are written
+by the application (segmentation is jieba's, in knowledge/); existing items are filled in at start-up.
+
+Revision ID: 0010
+Revises: 0006
+"""
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0010"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "knowledge_chunks",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("shop_id", sa.String(64), nullable=False),
+        sa.Column("item_id", sa.String(100), nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("n", sa.Integer, nullable=False),
+        sa.Column("chunk_id", sa.String(300), nullable=False),
+        sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("title", sa.String(200), nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("tokens", sa.Text, nullable=False),
+        sa.Column("n_tokens", sa.Integer, nullable=False),
+        sa.Column("valid_from", sa.DateTime(timezone=True)),
+        sa.Column("valid_to", sa.DateTime(timezone=True)),
+        sa.Column("tsv", sa.Text().with_variant(postgresql.TSVECTOR(), "postgresql")),
+        sa.ForeignKeyConstraint(["shop_id", "item_id"], ["knowledge_items.shop_id", "knowledge_items.id"]),
+        sa.UniqueConstraint("chunk_id", name="uq_knowledge_chunks_chunk_id"),
+    )
+    op.create_index("ix_knowledge_chunks_shop_item", "knowledge_chunks", ["shop_id", "item_id"])
+    if op.get_bind().dialect.name == "postgresql":
+        op.create_index("ix_knowledge_chunks_tsv", "knowledge_chunks", ["tsv"], postgresql_using="gin")
+    else:
+        op.execute("CREATE VIRTUAL TABLE knowledge_fts USING fts5(shop, tokens, tokenize='unicode61')")
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        op.execute("DROP TABLE knowledge_fts")
+    op.drop_table("knowledge_chunks")
