@@ -59,6 +59,11 @@ class Container:
         engine = make_engine(settings.resolved_database_url)
         if run_migrations:
             migrate(engine)
+            from knowledge.fulltext import backfill
+
+            # Items written before migration 0010 (or by an older version) get their search rows.
+            if n := backfill(engine):
+                log.info("knowledge search rows written for %d items", n)
         from knowledge.wiring import build_knowledge, build_orders
 
         knowledge = KnowledgeStore(engine, clock)

@@ -77,6 +77,8 @@ knowledge_chunks = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("tokens", sa.Text, nullable=False),  # space-separated search tokens
     sa.Column("n_tokens", sa.Integer, nullable=False),
+    # {"token": count} of the tokens that occur more than once (BM25's term frequency; absent = 1)
+    sa.Column("tf_json", sa.Text),
     sa.Column("valid_from", UTCDateTime()),
     sa.Column("valid_to", UTCDateTime()),
     # PostgreSQL only (NULL on SQLite): to_tsvector('simple', tokens), written with the row.
