@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     order_cache_max_per_shop: int = 5000
     # auto: Redis when REDIS_URL answers, else the database.
     order_cache_backend: Literal["auto", "redis", "database"] = "auto"
+    # Query embeddings shared by every worker through Redis (when redis_url answers); 0 = per-worker only.
+    query_cache_max: int = Field(default=20_000, ge=0, description="Entries in the shared query-embedding cache.")
     # One upstream call's HTTP timeout; remote (isp.*) errors are retried this many times with backoff.
     order_source_timeout_s: float = 1.5
     order_source_retries: int = 2

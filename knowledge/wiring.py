@@ -20,6 +20,7 @@ from knowledge.index import VectorIndex
 from knowledge.retrieve import Retriever
 from knowledge.service import KnowledgeService
 from knowledge.order_store import SqlOrderStore
+from knowledge.query_cache import build_shared_vectors
 from knowledge.sources.cache import FactsCache, build_backend
 from knowledge.sources.config import SourceConfigStore
 from knowledge.sources.events import OrderEvents
@@ -38,7 +39,10 @@ class Knowledge(NamedTuple):
 
 def build_knowledge(settings: Settings, store: KnowledgeStore, embedder: Embedder | None = None) -> Knowledge:
     """The write service and the hybrid retriever over one vector index. Connects lazily (first use)."""
-    embedder = embedder or E5Embedder()
+    if embedder is None:
+        shared = (build_shared_vectors(settings.redis_url, max_entries=settings.query_cache_max)
+                  if settings.query_cache_max else None)
+        embedder = E5Embedder(shared=shared)
     if settings.chroma_url:
         index = VectorIndex(embedder, url=settings.chroma_url)
     else:
