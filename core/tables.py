@@ -96,6 +96,28 @@ SQLITE_FTS_TABLE = "knowledge_fts"
 SQLITE_FTS_DDL = "CREATE VIRTUAL TABLE knowledge_fts USING fts5(shop, tokens, tokenize='unicode61')"
 SQLITE_FTS_SHADOWS = tuple(f"knowledge_fts_{s}" for s in ("data", "idx", "content", "docsize", "config"))
 
+# 0010: knowledge base jobs (reindex, import) run by `replydesk worker`; their state and progress,
+# read by GET /v1/jobs/{id} from any API worker. The queue itself is the job library's (rq on Redis).
+kb_jobs = sa.Table(
+    "kb_jobs", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("shop_id", sa.String(64)),  # NULL: every shop (CLI only)
+    sa.Column("kind", sa.String(20), nullable=False),  # reindex | import
+    sa.Column("status", sa.String(20), nullable=False),  # queued | running | done | failed
+    sa.Column("done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("total", sa.Integer),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("payload_json", sa.Text),  # an import's parsed documents
+    sa.Column("result_json", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("author", sa.String(100)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("started_at", UTCDateTime()),
+    sa.Column("finished_at", UTCDateTime()),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_kb_jobs_shop_created", "shop_id", "created_at"),
+)
+
 orders = sa.Table(
     "orders", metadata,
     sa.Column("shop_id", sa.String(64), sa.ForeignKey("shops.id"), primary_key=True),

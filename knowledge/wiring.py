@@ -42,7 +42,9 @@ def build_knowledge(settings: Settings, store: KnowledgeStore, embedder: Embedde
     if embedder is None:
         shared = (build_shared_vectors(settings.redis_url, max_entries=settings.query_cache_max)
                   if settings.query_cache_max else None)
-        embedder = E5Embedder(shared=shared)
+        embedder = E5Embedder()
+        if shared is not None:
+            embedder.shared = shared
     if settings.chroma_url:
         index = VectorIndex(embedder, url=settings.chroma_url)
     else:

@@ -1,6 +1,7 @@
 """knowledge chunks: the current revision's chunks with their search tokens, searched by the database
 (PostgreSQL: GIN-indexed tsvector, 'simple' configuration; SQLite: an FTS5 table). Rows are written
 by the application (segmentation is jieba's, in knowledge/); existing items are filled in at start-up.
+Knowledge base jobs (reindex, import): state and progress, for GET /v1/jobs/{id}.
 
 Revision ID: 0010
 Revises: 0006
@@ -36,6 +37,25 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["shop_id", "item_id"], ["knowledge_items.shop_id", "knowledge_items.id"]),
         sa.UniqueConstraint("chunk_id", name="uq_knowledge_chunks_chunk_id"),
     )
+    op.create_table(
+        "kb_jobs",
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("shop_id", sa.String(64)),
+        sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("done", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("total", sa.Integer),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("payload_json", sa.Text),
+        sa.Column("result_json", sa.Text),
+        sa.Column("error", sa.Text),
+        sa.Column("author", sa.String(100)),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True)),
+        sa.Column("finished_at", sa.DateTime(timezone=True)),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_kb_jobs_shop_created", "kb_jobs", ["shop_id", "created_at"])
     op.create_index("ix_knowledge_chunks_shop_item", "knowledge_chunks", ["shop_id", "item_id"])
     if op.get_bind().dialect.name == "postgresql":
         op.create_index("ix_knowledge_chunks_tsv", "knowledge_chunks", ["tsv"], postgresql_using="gin")
@@ -47,3 +67,4 @@ def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         op.execute("DROP TABLE knowledge_fts")
     op.drop_table("knowledge_chunks")
+    op.drop_table("kb_jobs")
