@@ -18,6 +18,8 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default is SQLite in the data dir."
     )
     chroma_url: str | None = Field(default=None, description="Chroma server URL; unset = embedded.")
+    # Prefix of the per-shop Chroma collections (<prefix>-<shop>): deployments sharing one server differ here.
+    chroma_collection: str = Field(default="replydesk_knowledge", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{2,100}$")
     # The app migrates the database when it starts; `replydesk serve` migrates once itself, before
     # its workers start, and turns this off for them.
     migrate_on_start: bool = True

@@ -165,12 +165,14 @@ def _reindex(job: Job, jobs: JobStore, service: KnowledgeService, *, embed: Embe
     total = sum(sizes.values())
     base = sum(sizes[s] for s in published if s in sizes)
     report(base, total)
+    reused = int((job.result or {}).get("reused_chunks", 0))
     for shop in shops:
         if shop in published:
             continue
         docs = docs_of[shop]
         fulltext.rebuild_shop(store.engine, docs, shop)
         build = index.start_build(shop, _token(job.id))
+        reused += len(index.built_ids(build))  # embedded by an earlier attempt: not embedded again
         offset = base
         index.fill_build(build, docs, embed=embed, batch=batch,
                          progress=lambda done, _t, o=offset: report(o + done, total))
@@ -179,10 +181,10 @@ def _reindex(job: Job, jobs: JobStore, service: KnowledgeService, *, embed: Embe
         index.sync_shop(shop, store.list(shop))
         base += sizes[shop]
         published.append(shop)
-        jobs.note(job.id, {"published": published})
+        jobs.note(job.id, {"published": published, "reused_chunks": reused})
     if job.shop_id is None:
         index.needs_reindex = False
-    return {"published": published, "chunks": total}
+    return {"published": published, "chunks": total, "reused_chunks": reused}
 
 
 def _import(job: Job, service: KnowledgeService, *, embed: Embed | None,

@@ -46,9 +46,9 @@ def build_knowledge(settings: Settings, store: KnowledgeStore, embedder: Embedde
         if shared is not None:
             embedder.shared = shared
     if settings.chroma_url:
-        index = VectorIndex(embedder, url=settings.chroma_url)
+        index = VectorIndex(embedder, url=settings.chroma_url, collection=settings.chroma_collection)
     else:
-        index = VectorIndex(embedder, path=settings.chroma_path)
+        index = VectorIndex(embedder, path=settings.chroma_path, collection=settings.chroma_collection)
     return Knowledge(KnowledgeService(store, index), Retriever(store, index, embedder))
 
 
