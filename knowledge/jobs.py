@@ -237,3 +237,33 @@ def _init_embedder() -> None:
 
 def _embed_part(texts: Sequence[str]) -> np.ndarray:
     return _worker_embedder.embed_passages(list(texts))
+
+
+# -- the use cases the API and the CLI share ---------------------------------------------------
+MAX_IMPORT_FILES = 500
+
+
+def start_reindex(jobs: JobStore, queue: Any, shop_id: str | None, *, author: str | None = None) -> Job:
+    """Queue a reindex of one shop (or of every shop: CLI only) and return the job."""
+    job = jobs.create("reindex", shop_id, author=author)
+    queue.enqueue(job.id)
+    return jobs.get(job.id)
+
+
+def start_import(jobs: JobStore, queue: Any, shop_id: str, files: Sequence[tuple[str, str]], *,
+                 timezone: str = "Asia/Shanghai", author: str | None = None) -> Job:
+    """Validate knowledge files (name, text) now, all or nothing, then queue their import."""
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from knowledge.importer import check_unique, parse_text, payload_from_parsed
+
+    if not files:
+        raise InvalidInput("no files to import", field="files")
+    if len(files) > MAX_IMPORT_FILES:
+        raise InvalidInput(f"at most {MAX_IMPORT_FILES} files per import", field="files")
+    tz = ZoneInfo(timezone)
+    parsed = check_unique([parse_text(text, Path(name), tz) for name, text in files])
+    job = jobs.create("import", shop_id, payload=payload_from_parsed(parsed), author=author)
+    queue.enqueue(job.id)
+    return jobs.get(job.id)

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 # Ids that would collide with the API's fixed routes (GET /v1/knowledge/search, POST …/preview).
-RESERVED_IDS = frozenset({"search", "preview", "suggest-effects"})
+RESERVED_IDS = frozenset({"search", "preview", "suggest-effects", "reindex", "import"})
 
 
 class KnowledgeService:
