@@ -23,12 +23,12 @@ from knowledge.store import KnowledgeStore
 
 if TYPE_CHECKING:  # the index stack (Chroma, the model) and the LLM client load only when built
     from drafter.llm import LLMClient
-    from knowledge.sources.events import OrderEvents
-    from knowledge.sources.router import OrderSources
-    from knowledge.retrieve import Retriever
-    from knowledge.service import KnowledgeService
     from knowledge.job_queue import JobQueue
     from knowledge.jobs import JobStore
+    from knowledge.retrieve import Retriever
+    from knowledge.service import KnowledgeService
+    from knowledge.sources.events import OrderEvents
+    from knowledge.sources.router import OrderSources
 
 log = logging.getLogger("replydesk")
 

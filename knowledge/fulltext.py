@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from core.db import UTCDateTime
 from core.tables import SQLITE_FTS_TABLE, knowledge_chunks, knowledge_items, knowledge_revisions
 from knowledge.chunking import Chunk, chunk_doc
-from knowledge.lexical import B, K1, tokenize
+from knowledge.lexical import K1, B, tokenize
 from knowledge.store import KnowledgeDoc
 
 # Query tokens beyond this add nothing but cost (a pasted paragraph as a "question").
@@ -245,10 +245,10 @@ def search_with(conn: Connection, shop_id: str, query: str, n: int, *, now: date
     for r in conn.execute(sa.select(*cols).where(knowledge_chunks.c.shop_id == shop_id,
                                                  knowledge_chunks.c.item_id != replace_item)):
         entries.append((_row(r), Counter(r.tokens.split()), r.n_tokens))
-    for row in _rows(extra):
-        entries.append((ChunkRow(row["chunk_id"], row["item_id"], row["revision"], row["n"], row["kind"],
-                                 row["title"], row["text"], row["valid_from"], row["valid_to"]),
-                        Counter(row["tokens"].split()), row["n_tokens"]))
+    for d in _rows(extra):
+        entries.append((ChunkRow(d["chunk_id"], d["item_id"], d["revision"], d["n"], d["kind"],
+                                 d["title"], d["text"], d["valid_from"], d["valid_to"]),
+                        Counter(d["tokens"].split()), d["n_tokens"]))
     if not entries:
         return []
     total = len(entries)

@@ -19,6 +19,7 @@ comparable, so opening a shop's collection with another model drops it and sets 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -271,7 +272,7 @@ class VectorIndex:
                 col = self._run(lambda: self._open(shop_id, create=create))
                 if col is None:
                     return missing
-                return self._run(lambda: op(col))
+                return self._run(functools.partial(op, col))
             except (NotFoundError, _StaleHandle):
                 with self._lock:
                     self._collections.pop(shop_id, None)
@@ -328,7 +329,7 @@ class VectorIndex:
                                metadatas=[_metadata(c) for c in part])
 
                 if collection is not None:
-                    self._run(lambda w=write: w(collection))
+                    self._run(functools.partial(write, collection))
                 else:
                     self._on(shop_id, write, create=True, missing=None)
 
@@ -371,7 +372,7 @@ class VectorIndex:
         out: set[str] = set()
         offset = 0
         while True:
-            res = self._run(lambda o=offset: build.get(include=[], limit=self.PAGE, offset=o))
+            res = self._run(functools.partial(build.get, include=[], limit=self.PAGE, offset=offset))
             out.update(res["ids"])
             if len(res["ids"]) < self.PAGE:
                 return out
@@ -425,11 +426,12 @@ class VectorIndex:
         Through the client's server API: ``Client.list_collections`` wraps each in a ``Collection``
         with Chroma's default embedding function, which must never be built here."""
         prefix = f"{self.collection_name}-"
-        out, offset = [], 0
+        out: list[Any] = []
+        offset = 0
         client = self._get_client()
         while True:
-            page = self._run(lambda o=offset: client._server.list_collections(
-                limit=1000, offset=o, tenant=client.tenant, database=client.database))
+            page = self._run(functools.partial(client._server.list_collections, limit=1000, offset=offset,
+                                               tenant=client.tenant, database=client.database))
             out.extend(c for c in page if c.name.startswith(prefix))
             if len(page) < 1000:
                 return out
@@ -442,7 +444,7 @@ class VectorIndex:
             self._collections.clear()
             for col in self._own_collections():
                 try:
-                    self._run(lambda c=col: self._get_client().delete_collection(c.name))
+                    self._run(functools.partial(self._get_client().delete_collection, col.name))
                 except NotFoundError:
                     pass
 

@@ -15,6 +15,7 @@ retried), so each kind is written to be repeated safely:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -151,6 +152,10 @@ def run(job_id: str, jobs: JobStore, service: KnowledgeService, *, embed: Embed 
     return jobs.get(job_id)
 
 
+def _shifted(report: Callable[[int, int], None], offset: int, total: int, done: int, _shop_total: int) -> None:
+    report(offset + done, total)
+
+
 def _token(job_id: str) -> str:
     return job_id.replace("_", "-")[-40:]
 
@@ -173,9 +178,8 @@ def _reindex(job: Job, jobs: JobStore, service: KnowledgeService, *, embed: Embe
         fulltext.rebuild_shop(store.engine, docs, shop)
         build = index.start_build(shop, _token(job.id))
         reused += len(index.built_ids(build))  # embedded by an earlier attempt: not embedded again
-        offset = base
         index.fill_build(build, docs, embed=embed, batch=batch,
-                         progress=lambda done, _t, o=offset: report(o + done, total))
+                         progress=functools.partial(_shifted, report, base, total))
         index.publish_build(build)
         # Writes made while the shop was being built went to the old collection: catch them up.
         index.sync_shop(shop, store.list(shop))

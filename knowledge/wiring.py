@@ -17,10 +17,10 @@ from core.clock import Clock
 from core.settings import Settings
 from knowledge.embeddings import E5Embedder, Embedder
 from knowledge.index import VectorIndex
-from knowledge.retrieve import Retriever
-from knowledge.service import KnowledgeService
 from knowledge.order_store import SqlOrderStore
 from knowledge.query_cache import build_shared_vectors
+from knowledge.retrieve import Retriever
+from knowledge.service import KnowledgeService
 from knowledge.sources.cache import FactsCache, build_backend
 from knowledge.sources.config import SourceConfigStore
 from knowledge.sources.events import OrderEvents

@@ -19,8 +19,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import core.tables  # noqa: F401  (registers the tables)
-from core.tables import SQLITE_FTS_DDL, SQLITE_FTS_SHADOWS, SQLITE_FTS_TABLE
 from core.db import MIGRATIONS_DIR, alembic_config, make_engine, metadata, migrate
+from core.tables import SQLITE_FTS_DDL, SQLITE_FTS_SHADOWS, SQLITE_FTS_TABLE
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
