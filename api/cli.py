@@ -70,6 +70,10 @@ def serve(host: str = "127.0.0.1", port: Annotated[int | None, typer.Option(help
     engine = make_engine(settings.resolved_database_url)
     try:
         revision = migrate(engine)
+        from knowledge.fulltext import backfill
+
+        if n := backfill(engine):  # items written before migration 0010 get their search rows, once
+            typer.echo(f"knowledge search rows written for {n} items")
     finally:
         engine.dispose()
     typer.echo(f"database schema at {revision}")
