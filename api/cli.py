@@ -123,6 +123,10 @@ def serve(host: str = "127.0.0.1", port: Annotated[int | None, typer.Option(help
     engine = make_engine(settings.resolved_database_url)
     try:
         revision = migrate(engine)
+        from knowledge.fulltext import backfill
+
+        if n := backfill(engine):  # items written before migration 0010 get their search rows, once
+            typer.echo(f"knowledge search rows written for {n} items")
     finally:
         engine.dispose()
     typer.echo(f"database schema at {revision}")
@@ -346,16 +350,69 @@ def keys_revoke(key_id: str) -> None:
 
 # -- knowledge ----------------------------------------------------------------------------------
 
+def _run_job(c: Any, job_id: str, *, wait: bool) -> Any:
+    """Enqueue a knowledge base job and follow it with a progress bar (Ctrl-C stops following, not the job).
+
+    Without Redis there is no worker to hand it to: it runs here, in the foreground."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from knowledge.jobs import run
+
+    queue = c.queue(background=False)
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        job = c.jobs.get(job_id)
+        task = bar.add_task(f"{job.kind} {job.id}", total=None)
+        if queue.kind == "inline":
+            try:
+                run(job_id, c.jobs, c.service, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            except Exception as e:
+                c.jobs.fail(job_id, f"{type(e).__name__}: {e}", retrying=False)
+                raise
+            return c.jobs.get(job_id)
+        queue.enqueue(job_id)
+        console.print(f"job {job_id} queued for `replydesk worker` (queue {c.settings.jobs_queue})")
+        if not wait:
+            return job
+        try:
+            while job.status not in ("done", "failed"):
+                time.sleep(0.5)
+                job = c.jobs.get(job_id)
+                bar.update(task, completed=job.done, total=job.total,
+                           description=f"{job.kind} {job.id} ({job.status}, attempt {job.attempts})")
+        except KeyboardInterrupt:
+            console.print(f"stopped following; the job goes on: GET /v1/jobs/{job_id}")
+            raise typer.Exit(0) from None
+    if job.status == "failed":
+        _fail(f"job {job_id} failed: {job.error}")
+    return job
+
+
+Wait = Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the job until it ends (default).")]
+
+
 @kb_app.command("import")
-def kb_import(directory: Path, shop: Shop = "demo") -> None:
-    """Import Markdown files with YAML front matter (idempotent by id; all or nothing)."""
-    from knowledge.importer import import_dir
+def kb_import(directory: Path, shop: Shop = "demo", wait: Wait = True) -> None:
+    """Import Markdown files with YAML front matter (idempotent by id; all or nothing), as a job."""
+    from zoneinfo import ZoneInfo
+
+    from knowledge.importer import parse_dir, payload_from_parsed
 
     if not directory.is_dir():
         _fail(f"{directory} is not a directory", 2)
     with _container() as c:
-        res = import_dir(c.service, shop, directory)
-        typer.echo(json.dumps(res.counts, ensure_ascii=False))
+        parsed = parse_dir(directory, ZoneInfo("Asia/Shanghai"))  # every file validated here, before anything is queued
+        job = c.jobs.create("import", shop, payload=payload_from_parsed(parsed))
+        job = _run_job(c, job.id, wait=wait)
+        if job.status == "done":
+            typer.echo(json.dumps({k: job.result[k] for k in ("created", "updated", "unchanged")},
+                                  ensure_ascii=False))
+        else:
+            typer.echo(job.id)
 
 
 @kb_app.command("export")
@@ -379,22 +436,33 @@ def kb_list(shop: Shop = "demo") -> None:
 
 
 @kb_app.command("reindex")
-def kb_reindex(shop: Annotated[str | None, typer.Option("--shop", help="Default: every shop")] = None) -> None:
-    """Rebuild the vector index from SQL (the source of truth), with a progress bar."""
-    from tqdm import tqdm
-
+def kb_reindex(shop: Annotated[str | None, typer.Option("--shop", help="Default: every shop")] = None,
+               wait: Wait = True) -> None:
+    """Rebuild the search rows and vectors from SQL (the source of truth), as a job, with a progress bar."""
     with _container() as c:
-        bar = tqdm(unit="chunk", desc="reindex", file=sys.stderr)
+        job = c.jobs.create("reindex", shop)
+        job = _run_job(c, job.id, wait=wait)
+        if job.status == "done":
+            typer.echo(f"indexed {job.result['chunks']} chunks")
+        else:
+            typer.echo(job.id)
 
-        def progress(done: int, total: int | None = None) -> None:
-            if total is not None:
-                bar.total = total
-            bar.n = done
-            bar.refresh()
 
-        n = c.service.reindex(shop, progress=progress)
-        bar.close()
-        typer.echo(f"indexed {n} chunks")
+@app.command()
+def worker(burst: Annotated[bool, typer.Option("--burst", help="Exit when the queue is empty")] = False,
+           name: Annotated[str | None, typer.Option(help="Worker name (default: rq's)")] = None) -> None:
+    """Run knowledge base jobs (reindex, import) from the Redis queue until stopped."""
+    from core.db import make_engine, migrate
+    from knowledge.job_queue import work
+
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    engine.dispose()
+    try:
+        work(settings, burst=burst, name=name)
+    except RuntimeError as e:
+        _fail(str(e), 2)
 
 
 @kb_app.command("check")

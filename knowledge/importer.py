@@ -108,12 +108,18 @@ def _to_datetime(value: Any, *, end_of_day: bool, tz: ZoneInfo) -> datetime:
 
 def parse_file(path: Path, tz: ZoneInfo) -> ParsedDoc:
     """Parse and validate one knowledge file; raises ImportFileError naming the file and line."""
-    p = str(path)
     try:
         # utf-8-sig and newline normalisation: files saved by Windows editors import like any other.
-        raw = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+        raw = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
-        raise ImportFileError(f"not UTF-8 text ({e.reason})", path=p) from e
+        raise ImportFileError(f"not UTF-8 text ({e.reason})", path=str(path)) from e
+    return parse_text(raw, path, tz)
+
+
+def parse_text(raw: str, path: Path, tz: ZoneInfo) -> ParsedDoc:
+    """Parse and validate the text of one knowledge file (``path`` names it in errors)."""
+    p = str(path)
+    raw = raw.removeprefix("\ufeff").replace("\r\n", "\n")
     front, body, first = _split_front_matter(raw, path)
     try:
         meta = yaml.safe_load(front)
@@ -181,10 +187,41 @@ def parse_dir(directory: Path, tz: ZoneInfo) -> list[ParsedDoc]:
     return docs
 
 
+def check_unique(docs: list[ParsedDoc]) -> list[ParsedDoc]:
+    seen: dict[str, Path] = {}
+    for doc in docs:
+        if doc.id in seen:
+            raise ImportFileError(f"id {doc.id!r} is also used by {seen[doc.id].name}", path=str(doc.path),
+                                  line=doc.id_line)
+        seen[doc.id] = doc.path
+    return docs
+
+
+def payload_from_parsed(docs: list[ParsedDoc]) -> list[dict[str, Any]]:
+    """Validated documents as JSON (what an import job carries to the worker that runs it)."""
+    return [{"path": str(d.path), "id": d.id, "title": d.title, "kind": d.kind, "text": d.text, "tags": d.tags,
+             "valid_from": d.valid_from.isoformat() if d.valid_from else None,
+             "valid_to": d.valid_to.isoformat() if d.valid_to else None, "effects": d.effects} for d in docs]
+
+
+def parsed_from_payload(payload: list[dict[str, Any]]) -> list[ParsedDoc]:
+    return [ParsedDoc(Path(p["path"]), p["id"], p["title"], p["kind"], p["text"], list(p["tags"]),
+                      datetime.fromisoformat(p["valid_from"]) if p["valid_from"] else None,
+                      datetime.fromisoformat(p["valid_to"]) if p["valid_to"] else None,
+                      effects=list(p["effects"])) for p in payload]
+
+
 def import_dir(service: KnowledgeService, shop_id: str, directory: Path | str, *,
                author: str | None = None, timezone: str = "Asia/Shanghai") -> ImportResult:
     """Import every knowledge file of ``directory`` into ``shop_id`` (all or nothing), then index it."""
-    parsed = parse_dir(Path(directory), ZoneInfo(timezone))
+    return import_parsed(service, shop_id, parse_dir(Path(directory), ZoneInfo(timezone)), author=author)
+
+
+def import_parsed(service: KnowledgeService, shop_id: str, parsed: list[ParsedDoc], *,
+                  author: str | None = None, progress: Any = None) -> ImportResult:
+    """Write validated documents into ``shop_id`` in one transaction, then index what changed.
+
+    ``progress(done, total)`` counts documents indexed."""
     result = ImportResult()
     written: list[KnowledgeDoc] = []
     store = service.store
@@ -199,7 +236,12 @@ def import_dir(service: KnowledgeService, shop_id: str, directory: Path | str, *
             (result.created if doc.revision == 1 else result.updated).append(doc.id)
             written.append(doc)
     # Only after the commit: the index mirrors SQL, never the other way round.
-    result.index_ok = service.index_docs(written)
+    if progress is not None:
+        progress(0, len(written))
+    for i, doc in enumerate(written, start=1):
+        result.index_ok = service.index_docs([doc]) and result.index_ok
+        if progress is not None:
+            progress(i, len(written))
     return result
 
 

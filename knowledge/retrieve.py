@@ -1,11 +1,11 @@
 """Hybrid retrieval of a shop's policies and notices: e5 vectors (Chroma) + BM25 (jieba), fused by RRF.
 
-What may be returned is decided by SQL, not by the index: each worker keeps, per shop, the
-current documents read from ``KnowledgeStore.list`` together with a BM25 index over their
-chunks, and rebuilds both when the shop's ``knowledge_counter`` moved (one cheap SQL read per
-query), so every worker sees a write at its next query. Vector hits are kept only when they
-match a current revision; deleted documents and notices outside their validity window at
-``now`` never come back, even if Chroma lags behind SQL.
+What may be returned is decided by SQL, not by the index, and a worker keeps no per-shop state for
+it: the lexical half is a query to the database's full-text engine (``knowledge.fulltext``: the
+current chunks of live items, with their validity windows), and a vector hit is kept only when
+its chunk is one of those current rows and in force at ``now``. So every worker sees a write at its
+next query; deleted documents and notices outside their window never come back, even if Chroma
+lags behind SQL.
 
 Reciprocal rank fusion is used because the two scores live on unrelated scales (e5 cosines are
 compressed into 0.8-0.92; BM25 is unbounded): ranks combine, raw scores don't.
@@ -14,19 +14,20 @@ compressed into 0.8-0.92; BM25 is unbounded): ranks combine, raw scores don't.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 from pydantic import BaseModel
+from sqlalchemy.engine import Connection
 
+from knowledge import fulltext
 from knowledge.chunking import chunk_doc
 from knowledge.embeddings import Embedder
 from knowledge.errors import IndexUnavailable
+from knowledge.fulltext import ChunkRow
 from knowledge.index import VectorHit, VectorIndex
-from knowledge.lexical import LexicalDoc, LexicalIndex
 from knowledge.store import KnowledgeDoc, KnowledgeStore
 
 log = logging.getLogger(__name__)
@@ -53,14 +54,6 @@ class Passage(BaseModel):
     bm25_rank: int | None = None
 
 
-@dataclass(frozen=True)
-class _ShopState:
-    counter: int
-    docs: dict[str, KnowledgeDoc]
-    chunk_text: dict[str, tuple[str, int, str]]  # chunk id -> (doc id, chunk number, text)
-    lexical: LexicalIndex
-
-
 @dataclass
 class _Fused:
     score: float = 0.0
@@ -79,32 +72,8 @@ class Retriever:
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.repair_limit = repair_limit
-        self._states: dict[str, _ShopState] = {}
+        # Shops whose vector index this process has checked once (not search state: see _ensure_indexed).
         self._verified: set[str] = set()
-        self._lock = threading.Lock()
-
-    # -- per-shop state ---------------------------------------------------------------------
-    def _state(self, shop_id: str) -> _ShopState:
-        counter = self.store.counter(shop_id)
-        state = self._states.get(shop_id)
-        if state is not None and state.counter == counter:
-            return state
-        with self._lock:
-            state = self._states.get(shop_id)
-            if state is not None and state.counter == counter:
-                return state
-            # Counter first, then the documents: a write in between only causes one more rebuild.
-            docs = {d.id: d for d in self._documents(shop_id)}
-            chunks = [c for d in docs.values() for c in chunk_doc(d)]
-            lexical = LexicalIndex.build(
-                LexicalDoc(c.id, c.doc_id, c.search_text) for c in chunks)
-            state = _ShopState(counter, docs, {c.id: (c.doc_id, c.n, c.text) for c in chunks}, lexical)
-            self._states[shop_id] = state
-            return state
-
-    def _documents(self, shop_id: str) -> list[KnowledgeDoc]:
-        """What may be retrieved: the shop's current documents in SQL."""
-        return self.store.list(shop_id)
 
     def with_unsaved(self, doc: KnowledgeDoc) -> Retriever:
         """This retriever as if ``doc`` were saved (for a preview): it is ranked among the saved items,
@@ -112,14 +81,19 @@ class Retriever:
         return _WithUnsaved(self, doc)
 
     def _ensure_indexed(self, shop_id: str) -> None:
-        # Once per shop and process: repairs an index that was dropped (model change) or lost
-        # (a fresh data dir) without waiting for someone to run ``kb reindex``. Only small repairs
-        # happen here, in a request: re-embedding a large shop takes minutes and is a job for
-        # ``kb reindex``; until then BM25 still finds what the vectors miss.
+        # Once per shop and process, and cheap (two counts), because it runs inside a shop's first
+        # query: repairs a shop's vectors that were dropped (model change) or lost (a fresh data
+        # dir) without waiting for a reindex. Only small repairs happen here; re-embedding a large
+        # shop takes minutes and is a job (``kb reindex``); until then BM25 still finds what the
+        # vectors miss. A full comparison of revisions is ``kb check``'s.
         if shop_id in self._verified:
             return
         self._verified.add(shop_id)
         try:
+            with self.store.engine.connect() as conn:
+                in_sql = fulltext.chunk_count(conn, shop_id)
+            if self.index.count(shop_id) == in_sql:
+                return
             docs = self.store.list(shop_id)
             report = self.index.drift(shop_id, docs)
             if report.ok:
@@ -141,46 +115,52 @@ class Retriever:
         if not query.strip() or k <= 0:
             return []
         now = now or self.store.clock.now()
-        state = self._state(shop_id)
         kind_set = set(kinds) if kinds else None
-
-        def allowed(doc_id: str) -> bool:
-            doc = state.docs.get(doc_id)
-            return (doc is not None and doc.active_at(now)
-                    and (kind_set is None or doc.kind in kind_set))
-
-        lexical_hits = state.lexical.search(query, self.candidates, allow=allowed)
-        vector_hits = self._vector_hits(shop_id, query, state, kinds, allowed)
+        vector_raw = self._vector_hits(shop_id, query, kinds)  # before SQL: no connection held meanwhile
+        with self.store.engine.connect() as conn:
+            lexical_hits = self._lexical(conn, shop_id, query, now, kinds)
+            rows = {r.chunk_id: r for r, _ in lexical_hits}
+            unknown = [cid for cid, _ in vector_raw if cid not in rows]
+            rows.update(self._rows(conn, shop_id, unknown))
+        # A chunk of another revision is stale (Chroma lags a write), a notice may be out of its window:
+        # SQL is the truth.
+        vector_hits = [(cid, sim) for cid, sim in vector_raw
+                       if cid in rows and rows[cid].active_at(now) and (kind_set is None or rows[cid].kind in kind_set)]
 
         fused: dict[str, _Fused] = {}
         for rank, (cid, sim) in enumerate(vector_hits, start=1):
             f = fused.setdefault(cid, _Fused())
             f.score += 1.0 / (self.rrf_k + rank)
             f.vector_rank, f.vector_score = rank, sim
-        for rank, hit in enumerate(lexical_hits, start=1):
-            f = fused.setdefault(hit.chunk_id, _Fused())
+        for rank, (row, score) in enumerate(lexical_hits, start=1):
+            f = fused.setdefault(row.chunk_id, _Fused())
             f.score += 1.0 / (self.rrf_k + rank)
-            f.bm25_rank, f.bm25_score = rank, hit.score
+            f.bm25_rank, f.bm25_score = rank, score
 
         passages: list[Passage] = []
         seen: set[str] = set()
         for cid, f in sorted(fused.items(), key=lambda kv: (-kv[1].score, kv[0])):
-            doc_id, n, text = state.chunk_text[cid]
-            if doc_id in seen:  # the composer cites documents: one passage each leaves room for others
+            row = rows[cid]
+            if row.item_id in seen:  # the composer cites documents: one passage each leaves room for others
                 continue
-            seen.add(doc_id)
-            doc = state.docs[doc_id]
+            seen.add(row.item_id)
             passages.append(Passage(
-                kind=doc.kind, id=doc.id, revision=doc.revision, title=doc.title, text=text, chunk=n,
+                kind=row.kind, id=row.item_id, revision=row.revision, title=row.title, text=row.text, chunk=row.n,
                 score=f.score, vector_score=f.vector_score, bm25_score=f.bm25_score,
                 vector_rank=f.vector_rank, bm25_rank=f.bm25_rank))
             if len(passages) >= k:
                 break
         return passages
 
-    def _vector_hits(self, shop_id: str, query: str, state: _ShopState, kinds: Sequence[str] | None,
-                     allowed: Callable[[str], bool]) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) of current, allowed chunks, nearest first."""
+    def _lexical(self, conn: Connection, shop_id: str, query: str, now: datetime,
+                 kinds: Sequence[str] | None) -> list[tuple[ChunkRow, float]]:
+        return fulltext.search(conn, shop_id, query, self.candidates, now=now, kinds=kinds)
+
+    def _rows(self, conn: Connection, shop_id: str, chunk_ids: Sequence[str]) -> dict[str, ChunkRow]:
+        return fulltext.chunks_by_id(conn, shop_id, chunk_ids)
+
+    def _vector_hits(self, shop_id: str, query: str, kinds: Sequence[str] | None) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity), nearest first; not yet checked against SQL."""
         self._ensure_indexed(shop_id)
         try:
             hits = self._nearest(shop_id, self.embedder.embed_query(query), kinds)
@@ -188,33 +168,40 @@ class Retriever:
             # Still answer from BM25 over SQL: a draft without vector recall beats no draft.
             log.warning("vector index unavailable, lexical retrieval only: %s", e)
             return []
-        out = []
-        for h in hits:
-            # A chunk of another revision is stale (Chroma lags a write): SQL is the truth.
-            if h.chunk_id in state.chunk_text and allowed(h.doc_id):
-                out.append((h.chunk_id, h.similarity))
-        return out
+        return [(h.chunk_id, h.similarity) for h in hits]
 
     def _nearest(self, shop_id: str, query_embedding: np.ndarray, kinds: Sequence[str] | None) -> list[VectorHit]:
         return self.index.query(shop_id, query_embedding, self.candidates, kinds)
 
 
 class _WithUnsaved(Retriever):
-    """A throwaway retriever for one preview: ``doc``'s chunks are embedded here and ranked with the index's."""
+    """A throwaway retriever for one preview: ``doc``'s chunks are embedded, tokenised and ranked here
+    with the saved ones (BM25 over the shop's stored tokens, the same formula as the database's)."""
 
     def __init__(self, base: Retriever, doc: KnowledgeDoc) -> None:
         super().__init__(base.store, base.index, base.embedder, candidates=base.candidates, rrf_k=base.rrf_k,
                          repair_limit=base.repair_limit)
-        self.view = base.store.with_unsaved(doc)
         self.doc = doc
         self.chunks = chunk_doc(doc)
         self.vectors = base.embedder.embed_passages([c.search_text for c in self.chunks])
-
-    def _documents(self, shop_id: str) -> list[KnowledgeDoc]:
-        return self.view.list(shop_id)
+        self.unsaved_rows = {c.id: ChunkRow(c.id, c.doc_id, c.revision, c.n, c.kind, c.title, c.text,
+                                            c.valid_from, c.valid_to) for c in self.chunks}
 
     def _ensure_indexed(self, shop_id: str) -> None:
         return  # repairing the shared index is the saved retriever's business, not a preview's
+
+    def _lexical(self, conn: Connection, shop_id: str, query: str, now: datetime,
+                 kinds: Sequence[str] | None) -> list[tuple[ChunkRow, float]]:
+        if shop_id != self.doc.shop_id:
+            return super()._lexical(conn, shop_id, query, now, kinds)
+        return fulltext.search_with(conn, shop_id, query, self.candidates, now=now, kinds=kinds,
+                                    replace_item=self.doc.id, extra=self.chunks)
+
+    def _rows(self, conn: Connection, shop_id: str, chunk_ids: Sequence[str]) -> dict[str, ChunkRow]:
+        out = {cid: self.unsaved_rows[cid] for cid in chunk_ids if cid in self.unsaved_rows}
+        saved = super()._rows(conn, shop_id, [cid for cid in chunk_ids if cid not in out])
+        out.update({cid: r for cid, r in saved.items() if r.item_id != self.doc.id or shop_id != self.doc.shop_id})
+        return out
 
     def _nearest(self, shop_id: str, query_embedding: np.ndarray, kinds: Sequence[str] | None) -> list[VectorHit]:
         n = self.candidates

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 # Ids that would collide with the API's fixed routes (GET /v1/knowledge/search, POST …/preview).
-RESERVED_IDS = frozenset({"search", "preview", "suggest-effects"})
+RESERVED_IDS = frozenset({"search", "preview", "suggest-effects", "reindex", "import"})
 
 
 class KnowledgeService:
@@ -120,9 +120,15 @@ class KnowledgeService:
 
     def reindex(self, shop_id: str | None = None, progress: Progress | None = None) -> int:
         """Rebuild the index from SQL for one shop, or for all (which also clears ``needs_reindex``)."""
+        from knowledge.fulltext import rebuild_shop
+
         if shop_id is not None:
-            return self.index.rebuild(self.store.list(shop_id), shop_id=shop_id, progress=progress)
+            docs = self.store.list(shop_id)
+            rebuild_shop(self.store.engine, docs, shop_id)
+            return self.index.rebuild(docs, shop_id=shop_id, progress=progress)
         docs = [d for s in self.shop_ids() for d in self.store.list(s)]
+        for s in self.shop_ids():
+            rebuild_shop(self.store.engine, [d for d in docs if d.shop_id == s], s)
         return self.index.rebuild(docs, progress=progress)
 
     def check(self, shop_id: str | None = None) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Policies, notices and style guides in SQL, with revisions.
 
-SQL is the source of truth: every edit appends a revision (nothing is overwritten), and each
-write bumps the shop's ``knowledge_counter`` so that every worker's in-process lexical index
-knows to refresh at its next query.
+SQL is the source of truth: every edit appends a revision (nothing is overwritten). The same
+transaction replaces the item's search rows (``knowledge.fulltext``), so the lexical index the
+database keeps is never behind SQL. ``knowledge_counter`` still counts a shop's writes (caches of
+derived data, e.g. eval's, key on it).
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ class KnowledgeStore:
                 knowledge_items.c.shop_id == shop_id, knowledge_items.c.id == doc_id).values(
                 kind=kind, current_revision=rev, deleted=False, updated_at=now))
         self._insert_revision(conn, new)
+        self._write_search_rows(conn, new)
         self._bump(conn, shop_id)
         return new, True
 
@@ -168,6 +170,7 @@ class KnowledgeStore:
             tomb = KnowledgeDoc(shop_id, doc_id, cur.kind, rev, cur.title, cur.text, cur.tags,
                                 cur.valid_from, cur.valid_to, True, now, author, cur.effects)
             self._insert_revision(conn, tomb)
+            self._write_search_rows(conn, tomb)
             conn.execute(knowledge_items.update().where(
                 knowledge_items.c.shop_id == shop_id, knowledge_items.c.id == doc_id).values(
                 current_revision=rev, deleted=True, updated_at=now))
@@ -258,6 +261,11 @@ class KnowledgeStore:
             text=d.text, tags_json=json.dumps(d.tags, ensure_ascii=False), valid_from=d.valid_from,
             valid_to=d.valid_to, deleted=d.deleted, created_at=d.created_at, author=d.author,
             effects_json=json.dumps(d.effects, ensure_ascii=False) if d.effects else None))
+
+    def _write_search_rows(self, conn: Connection, d: KnowledgeDoc) -> None:
+        from knowledge.fulltext import write_doc  # fulltext chunks documents: it imports this module
+
+        write_doc(conn, d)
 
     def _bump(self, conn: Connection, shop_id: str) -> None:
         conn.execute(shops.update().where(shops.c.id == shop_id).values(

@@ -17,9 +17,10 @@ from core.clock import Clock
 from core.settings import Settings
 from knowledge.embeddings import E5Embedder, Embedder
 from knowledge.index import VectorIndex
+from knowledge.order_store import SqlOrderStore
+from knowledge.query_cache import build_shared_vectors
 from knowledge.retrieve import Retriever
 from knowledge.service import KnowledgeService
-from knowledge.order_store import SqlOrderStore
 from knowledge.sources.cache import FactsCache, build_backend
 from knowledge.sources.config import SourceConfigStore
 from knowledge.sources.events import OrderEvents
@@ -38,11 +39,16 @@ class Knowledge(NamedTuple):
 
 def build_knowledge(settings: Settings, store: KnowledgeStore, embedder: Embedder | None = None) -> Knowledge:
     """The write service and the hybrid retriever over one vector index. Connects lazily (first use)."""
-    embedder = embedder or E5Embedder()
+    if embedder is None:
+        shared = (build_shared_vectors(settings.redis_url, max_entries=settings.query_cache_max)
+                  if settings.query_cache_max else None)
+        embedder = E5Embedder()
+        if shared is not None:
+            embedder.shared = shared
     if settings.chroma_url:
-        index = VectorIndex(embedder, url=settings.chroma_url)
+        index = VectorIndex(embedder, url=settings.chroma_url, collection=settings.chroma_collection)
     else:
-        index = VectorIndex(embedder, path=settings.chroma_path)
+        index = VectorIndex(embedder, path=settings.chroma_path, collection=settings.chroma_collection)
     return Knowledge(KnowledgeService(store, index), Retriever(store, index, embedder))
 
 

@@ -27,7 +27,7 @@ def readyz(c: ContainerDep) -> JSONResponse:
         checks["database"] = f"error: {type(exc).__name__}"
     if c.retriever is not None:
         try:
-            c.retriever.index.count()
+            c.retriever.index.ping()
             checks["index"] = "ok"
         except Exception as exc:
             checks["index"] = f"error: {type(exc).__name__}"

@@ -734,6 +734,77 @@ async function onSaveSettings(ev) {
   }
 }
 
+// ---------- jobs: reindex and import run in the background; the bar follows GET /v1/jobs/{id} ----------
+
+const JOB_STORAGE = "replydesk.kb.job";
+
+function showJob(job) {
+  $("#job").hidden = false;
+  const bar = $("#job-progress");
+  if (job.total) {
+    bar.max = job.total;
+    bar.value = job.done;
+  } else bar.removeAttribute("value");  // indeterminate until the job knows its size
+  const count = job.total ? ` ${job.done} / ${job.total}` : "";
+  const attempt = job.attempts > 1 ? ` (attempt ${job.attempts})` : "";
+  $("#job-status").textContent = `${job.kind}: ${job.status}${count}${attempt}`;
+  $("#job-meta").textContent = job.id;
+  const busy = job.status === "queued" || job.status === "running";
+  $("#reindex-btn").disabled = busy;
+  $("#import-files").disabled = busy;
+}
+
+async function followJob(id) {
+  sessionStorage.setItem(JOB_STORAGE, id);
+  for (;;) {
+    let job;
+    try {
+      job = await api(`/v1/jobs/${encodeURIComponent(id)}`);
+    } catch (err) {
+      sessionStorage.removeItem(JOB_STORAGE);
+      if (err.status !== 404) failed("Could not follow the job", err);
+      return;
+    }
+    showJob(job);
+    if (job.status === "done" || job.status === "failed") {
+      sessionStorage.removeItem(JOB_STORAGE);
+      if (job.status === "done") {
+        const r = job.result || {};
+        notify("ok", job.kind === "import"
+          ? `Imported: ${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged`
+          : `Reindexed ${r.chunks} chunks`);
+        await loadItems().catch((err) => failed("Could not reload", err));
+      } else notify("error", `The ${job.kind} job failed`, [job.error || ""]);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 700));
+  }
+}
+
+async function onReindex() {
+  try {
+    const job = await api("/v1/knowledge/reindex", { method: "POST" });
+    showJob(job);
+    await followJob(job.id);
+  } catch (err) {
+    failed("Could not start the reindex", err);
+  }
+}
+
+async function onImport(ev) {
+  const files = [...ev.target.files];
+  ev.target.value = "";
+  if (!files.length) return;
+  try {
+    const body = { files: await Promise.all(files.map(async (f) => ({ name: f.name, content: await f.text() }))) };
+    const job = await api("/v1/knowledge/import", { method: "POST", body });
+    showJob(job);
+    await followJob(job.id);
+  } catch (err) {
+    failed("Could not import", err);  // a bad file: nothing was imported (all or nothing)
+  }
+}
+
 // ---------- start ----------
 
 async function start() {
@@ -756,6 +827,8 @@ async function start() {
   }
   applyRole();
   await Promise.all([loadOrders(), loadSettings()]);
+  const running = sessionStorage.getItem(JOB_STORAGE);
+  if (running) followJob(running);
 }
 
 // A key that may only read learns it before filling a form: creating and editing are off, and say why.
@@ -799,6 +872,8 @@ function wire() {
   $("#settings-reload").addEventListener("click", loadSettings);
   $("#settings-fields").addEventListener("submit", onSaveSettingsForm);
   $("#settings-form-reload").addEventListener("click", loadSettings);
+  $("#reindex-btn").addEventListener("click", onReindex);
+  $("#import-files").addEventListener("change", onImport);
 }
 
 wire();

@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.container import Container
+from api.container import Container, build_jobs
 from api.seed import seed_demo
 from core.clock import Clock, FixedClock
 from core.settings import Settings
@@ -40,6 +40,7 @@ def build_container(settings: Settings, clock: Clock, embedder: Embedder, **buil
 
     c = Container.build(settings, clock=clock, with_index=False, **build)
     c.service, c.retriever = build_knowledge(c.settings, c.knowledge, embedder)
+    c.jobs, c.job_queue = build_jobs(c.settings, c.engine, c.clock, c.service, background=True)
     return c
 
 

@@ -29,6 +29,8 @@ class Route:
     fixed: int | None = None        # the same answer for every key (authenticated otherwise, e.g. signed events)
 
 
+IMPORT_FILE = "---\nid: gift-wrap\ntitle: 礼品包装\nkind: policy\n---\n礼品包装需在下单时备注。\n"
+
 ROUTES = [
     Route("GET", "/healthz", None), Route("GET", "/readyz", None), Route("GET", "/docs", None),
     Route("GET", "/openapi.json", None), Route("GET", "/review", None), Route("GET", "/metrics", None),
@@ -55,6 +57,9 @@ ROUTES = [
     Route("GET", "/v1/knowledge/search?q=发货", ALL),
     Route("POST", "/v1/knowledge/preview", ALL, {"order_id": "T1006", "message": "发货了吗"}),
     Route("POST", "/v1/knowledge/suggest-effects", MANAGERS, {"text": "10月1日至7日暂停发货"}),
+    Route("POST", "/v1/knowledge/reindex", MANAGERS),
+    Route("POST", "/v1/knowledge/import", MANAGERS, {"files": [{"name": "x.md", "content": IMPORT_FILE}]}),
+    Route("GET", "/v1/jobs/{job}", MANAGERS, owned=True),
     Route("GET", "/v1/knowledge/{item}", ALL, owned=True),
     Route("PUT", "/v1/knowledge/{item}", MANAGERS, {"title": "发货时效", "text": "现货48小时内发货。"}, owned=True),
     Route("DELETE", "/v1/knowledge/{item}", MANAGERS, owned=True),
@@ -86,13 +91,15 @@ def expected(route: Route, role: str | None, same_shop: bool) -> int:
         return 403
     if route.owned and not same_shop:
         return 404
+    if route.method == "POST" and route.path in ("/v1/knowledge/reindex", "/v1/knowledge/import"):
+        return 202  # a job is queued
     return 201 if route.method == "POST" and route.path in ("/v1/drafts", "/v1/keys", "/v1/knowledge") else 200
 
 
 def test_openapi_has_no_route_missing_from_the_matrix(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     listed = {(r.method, r.path.replace("{approved}", "{draft}").split("?")[0]) for r in ROUTES}
-    norm = {"{draft_id}": "{draft}", "{order_id}": "{order}", "{key_id}": "{key}", "{item_id}": "{item}"}
+    norm = {"{draft_id}": "{draft}", "{order_id}": "{order}", "{key_id}": "{key}", "{item_id}": "{item}", "{job_id}": "{job}"}
     for path, ops in spec["paths"].items():
         for k, v in norm.items():
             path = path.replace(k, v)
@@ -137,6 +144,8 @@ def _fill(path: str, client: TestClient, container, agent_key: str) -> str:
         path = path.replace("{draft}", d["id"]).replace("{approved}", d["id"])
     if "{order}" in path:
         path = path.replace("{order}", "T1001")
+    if "{job}" in path:
+        path = path.replace("{job}", container.jobs.create("reindex", "demo").id)
     if "{item}" in path:
         path = path.replace("{item}", "ship-time")  # a seeded policy of the demo shop
     if "{key}" in path:

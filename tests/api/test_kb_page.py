@@ -231,3 +231,38 @@ def test_manager_confirms_suggested_effects_in_a_real_browser(tmp_path: Path) ->
         expect(page.locator('[data-error="effects"]')).to_be_visible()
         assert manager.get("/v1/knowledge/n-move").json()["revision"] == 1
         screenshot(page, "kb-effects.png")
+
+
+@pytest.mark.slow
+def test_manager_reindexes_and_imports_with_a_progress_bar(tmp_path: Path) -> None:
+    require_chromium()
+    gift = tmp_path / "gift-wrap.md"
+    gift.write_text("---\nid: gift-wrap\ntitle: 礼品包装\nkind: policy\n---\n礼品包装需在下单时备注，包装费5元。\n",
+                    encoding="utf-8")
+    bad = tmp_path / "bad.md"
+    bad.write_text("---\nid: bad\ntitle: 没有kind\n---\n正文\n", encoding="utf-8")
+    with running_server(tmp_path) as server, server.client("manager") as manager, chromium() as browser:
+        page = new_page(browser)
+        page.goto(f"{server.url}/kb")
+        page.get_by_label("API key").fill(server.keys["manager"])
+        page.get_by_role("button", name="Save key").click()
+        expect(page.locator("#conn")).to_contain_text("Connected")
+
+        page.get_by_role("button", name="Reindex this shop").click()
+        expect(page.locator("#job")).to_be_visible()
+        expect(page.locator(".notice-ok", has_text="Reindexed")).to_be_visible(timeout=120_000)
+        expect(page.locator("#job-status")).to_contain_text(re.compile(r"reindex: done (\d+) / \1"))
+        bar = page.locator("#job-progress")
+        assert bar.evaluate("b => b.value === b.max && b.max > 1")
+
+        # A bad file: refused before any job, nothing imported.
+        page.locator("#import-files").set_input_files([str(gift), str(bad)])
+        expect(page.locator(".notice-error", has_text="Could not import")).to_be_visible()
+        assert manager.get("/v1/knowledge/gift-wrap").status_code == 404
+
+        page.locator("#import-files").set_input_files([str(gift)])
+        expect(page.locator(".notice-ok", has_text="Imported: 1 created")).to_be_visible(timeout=120_000)
+        expect(page.locator('#items .item[data-id="gift-wrap"]')).to_have_count(1)
+        job_id = page.locator("#job-meta").text_content()
+        assert manager.get(f"/v1/jobs/{job_id}").json()["status"] == "done"
+        assert page.js_errors == []

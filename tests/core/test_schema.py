@@ -20,6 +20,7 @@ from alembic.script import ScriptDirectory
 
 import core.tables  # noqa: F401  (registers the tables)
 from core.db import MIGRATIONS_DIR, alembic_config, make_engine, metadata, migrate
+from core.tables import SQLITE_FTS_DDL, SQLITE_FTS_SHADOWS, SQLITE_FTS_TABLE
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -30,10 +31,39 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
     eng.dispose()
 
 
+def _not_fts(name: str | None, type_: str, _parent: Any) -> bool:
+    """SQLite's FTS5 table and its shadow tables are not SQLAlchemy metadata: checked on their own below."""
+    return not (type_ == "table" and name in (SQLITE_FTS_TABLE, *SQLITE_FTS_SHADOWS))
+
+
+def _for_dialect(dialect: str) -> Any:
+    """Leave out what the metadata declares for another dialect only (``Index(...).ddl_if(dialect=...)``)."""
+    # By name, from the declared metadata: a copy made with ``to_metadata`` does not keep ``ddl_if``.
+    elsewhere = {ix.name for t in metadata.tables.values() for ix in t.indexes
+                 if ix._ddl_if is not None and ix._ddl_if.dialect not in (None, dialect)}
+
+    def include(_obj: Any, name: Any, type_: str, _reflected: bool, _compare_to: Any) -> bool:
+        return not (type_ == "index" and name in elsewhere)
+    return include
+
+
 def _diff(engine: sa.Engine, meta: sa.MetaData = metadata) -> list[Any]:
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True,
+                                                     "include_name": _not_fts,
+                                                     "include_object": _for_dialect(engine.dialect.name)})
         return list(compare_metadata(ctx, meta))
+
+
+def _fts_tables(engine: sa.Engine) -> dict[str, str]:
+    """name -> CREATE statement of every virtual table (SQLite), with the shadow tables it owns."""
+    if engine.dialect.name != "sqlite":
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+                                    "AND (sql LIKE 'CREATE VIRTUAL TABLE%' OR name LIKE :shadow)"),
+                            {"shadow": f"{SQLITE_FTS_TABLE}_%"}).all()
+    return {r.name: r.sql for r in rows}
 
 
 def _predicate(sql: str) -> str:
@@ -66,6 +96,15 @@ def test_the_migrations_build_exactly_the_declared_schema(engine: sa.Engine) -> 
     migrate(engine)
     assert _diff(engine) == []
     assert _partial_indexes(engine) == _declared_partial_indexes(engine.dialect.name) != {}
+    # The full-text structures the diff cannot see: SQLite's FTS5 table exactly as declared (its
+    # shadow tables and nothing else besides), PostgreSQL's GIN index over the tsvector.
+    fts = _fts_tables(engine)
+    if engine.dialect.name == "sqlite":
+        assert fts == {SQLITE_FTS_TABLE: SQLITE_FTS_DDL, **{n: fts.get(n, "missing") for n in SQLITE_FTS_SHADOWS}}
+        assert all(fts[n] != "missing" for n in SQLITE_FTS_SHADOWS)
+    else:
+        gin = {ix["name"]: ix for ix in sa.inspect(engine).get_indexes("knowledge_chunks")}["ix_knowledge_chunks_tsv"]
+        assert gin["column_names"] == ["tsv"] and gin["dialect_options"].get("postgresql_using") == "gin"
     head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     with engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == head

@@ -34,10 +34,16 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def engine(tmp_path: Path):
-    eng = make_engine(f"sqlite:///{tmp_path}/t.db")
+def engine(request: pytest.FixtureRequest, tmp_path: Path):
+    """SQLite; a test run on the Chroma server (``index`` param ``server``) gets PostgreSQL instead,
+    as a multi-worker deployment has: the lexical search is the database's, so both engines are tested."""
+    callspec = getattr(request.node, "callspec", None)
+    on_server = callspec is not None and callspec.params.get("index") == "server"
+    url = request.getfixturevalue("pg_schema_url") if on_server else f"sqlite:///{tmp_path}/t.db"
+    eng = make_engine(url)
     migrate(eng)
-    return eng
+    yield eng
+    eng.dispose()
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ def test_demo_kb_is_in_sync_after_import(service: KnowledgeService, demo_kb: Imp
 
 @pytest.mark.usefixtures("demo_kb")
 def test_check_finds_a_chunk_deleted_in_chroma_and_reindex_repairs_it(service: KnowledgeService) -> None:
-    col = service.index.collection
+    col = service.index.collection_for(SHOP)
     col.delete(ids=[f"{SHOP}:returns:1:1"])                     # lost chunk
     col.delete(ids=[f"{SHOP}:tone:1:0"])                        # lost document
     col.upsert(ids=[f"{SHOP}:ghost:4:0"], embeddings=np.ones((1, 384), dtype=np.float32),
@@ -34,7 +34,7 @@ def test_check_finds_a_chunk_deleted_in_chroma_and_reindex_repairs_it(service: K
     col.upsert(ids=[f"{SHOP}:unpaid:7:0"], embeddings=np.ones((1, 384), dtype=np.float32),
                documents=["旧版本"], metadatas=[{"shop": SHOP, "doc_id": "unpaid", "kind": "policy",
                                                   "revision": 7, "chunk": 0, "title": "未付款订单"}])  # stale
-    col.upsert(ids=["gone-shop:p:1:0"], embeddings=np.ones((1, 384), dtype=np.float32),
+    service.index.collection_for("gone-shop").upsert(ids=["gone-shop:p:1:0"], embeddings=np.ones((1, 384), dtype=np.float32),
                documents=["x"], metadatas=[{"shop": "gone-shop", "doc_id": "p", "kind": "policy",
                                             "revision": 1, "chunk": 0, "title": "x"}])
 
@@ -57,7 +57,7 @@ def test_reindex_of_one_shop_leaves_the_others(service: KnowledgeService, store:
 
     ShopStore(store.engine, store.clock).ensure("other")
     service.upsert("other", "p", kind="policy", title="发货", text="72小时内发货。")
-    service.index.collection.delete(ids=[f"{SHOP}:tone:1:0"])
+    service.index.collection_for(SHOP).delete(ids=[f"{SHOP}:tone:1:0"])
     progress: list[tuple[int, int]] = []
     assert service.reindex(SHOP, progress=lambda done, total: progress.append((done, total))) == 19
     assert progress[-1] == (19, 19)

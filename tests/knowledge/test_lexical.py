@@ -3,6 +3,8 @@ from __future__ import annotations
 import random
 import time
 
+import pytest
+
 from knowledge.lexical import LexicalDoc, LexicalIndex, tokenize
 
 DOCS = [
@@ -60,3 +62,48 @@ def test_query_is_fast_at_ten_thousand_chunks() -> None:
     per_query_ms = (time.perf_counter() - start) / runs * 1000
     print(f"BM25 at 10,000 chunks: {per_query_ms:.3f} ms/query")
     assert per_query_ms < 2.0
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path):
+    from core.db import make_engine, migrate
+
+    url = f"sqlite:///{tmp_path}/lex.db" if request.param == "sqlite" else request.getfixturevalue("pg_schema_url")
+    eng = make_engine(url)
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+def test_the_database_ranks_as_in_process_bm25_did(db) -> None:
+    """knowledge.fulltext computes BM25 in SQL (PostgreSQL tsvector / SQLite FTS5) with the formula of the
+    in-process index it replaced: same chunks, same order, same scores, per shop."""
+    from zoneinfo import ZoneInfo
+
+    from core.clock import FixedClock
+    from knowledge import fulltext
+    from knowledge.chunking import chunk_doc
+    from knowledge.importer import parse_dir
+    from knowledge.shops import ShopStore
+    from knowledge.store import KnowledgeStore
+    from tests.knowledge.conftest import DEMO_KB, NOW
+
+    clock = FixedClock(NOW)
+    store = KnowledgeStore(db, clock)
+    for shop in ("a", "b"):
+        ShopStore(db, clock).ensure(shop)
+    for p in parse_dir(DEMO_KB, ZoneInfo("Asia/Shanghai")):
+        store.upsert("a", p.id, kind=p.kind, title=p.title, text=p.text, tags=p.tags)
+    # Another shop's words must not change shop a's scores (document frequencies are per shop).
+    for i in range(30):
+        store.upsert("b", f"x{i}", kind="policy", title="顺丰", text=f"顺丰包邮第{i}条，发货快。")
+    chunks = [c for d in store.list("a") for c in chunk_doc(d)]
+    ref = LexicalIndex.build(LexicalDoc(c.id, c.doc_id, c.search_text) for c in chunks)
+    far_future = NOW.replace(year=2030)  # every notice out of its window: compare over policies only
+    allowed = {c.id for c in chunks if c.kind != "notice"}
+    for q in ("能换成顺丰吗？差价我补", "预售的什么时候能发啊", "显示签收了但我没收到啊", "Has my order shipped yet?"):
+        want = [(h.chunk_id, h.score) for h in ref.search(q, 200) if h.chunk_id in allowed][:8]
+        with db.connect() as conn:
+            got = [(r.chunk_id, s) for r, s in fulltext.search(conn, "a", q, 8, now=far_future, kinds=["policy", "style"])]
+        assert [c for c, _ in got] == [c for c, _ in want], q
+        assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-9), q

@@ -75,3 +75,25 @@ def test_unknown_shop_and_item(store: KnowledgeStore) -> None:
         store.upsert("nope", "p", kind="policy", title="T", text="x")
     with pytest.raises(KnowledgeNotFound):
         store.get(SHOP, "missing")
+
+
+def test_items_written_before_the_search_rows_existed_are_backfilled(store, engine) -> None:
+    """Migration 0010 creates knowledge_chunks empty: start-up fills it for items that predate it."""
+    import sqlalchemy as sa
+
+    from core.tables import knowledge_chunks
+    from knowledge import fulltext
+    from tests.knowledge.conftest import NOW, SHOP
+
+    store.upsert(SHOP, "ship-time", kind="policy", title="发货时效", text="现货付款后48小时内发货。")
+    store.upsert(SHOP, "gone", kind="policy", title="旧", text="旧规则。")
+    store.delete(SHOP, "gone")
+    with engine.begin() as conn:  # as an older version left it
+        fulltext.delete_item(conn, SHOP, "ship-time")
+    with engine.connect() as conn:
+        assert fulltext.search(conn, SHOP, "多久发货", 5, now=NOW) == []
+    assert fulltext.backfill(engine) == 1 and fulltext.backfill(engine) == 0
+    with engine.connect() as conn:
+        hits = fulltext.search(conn, SHOP, "多久发货", 5, now=NOW)
+        assert [r.item_id for r, _ in hits] == ["ship-time"]
+        assert conn.execute(sa.select(sa.func.count()).select_from(knowledge_chunks)).scalar_one() == 1

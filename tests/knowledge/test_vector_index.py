@@ -55,13 +55,13 @@ def test_model_change_drops_the_collection_and_reindex_restores_it(
     assert service.index.count() == 1 and not service.index.needs_reindex
 
     upgraded = _same_place(service.index, OtherModel())
-    assert upgraded.open().needs_reindex
-    assert upgraded.count() == 0  # vectors of another model are not comparable: gone
+    assert upgraded.open().needs_reindex  # seen at start-up in the collections' metadata
+    assert upgraded.count(SHOP) == 0  # vectors of another model are not comparable: gone when opened
     svc2 = KnowledgeService(store, upgraded)
     assert not svc2.check()["ok"]
     assert svc2.reindex() == 1
     assert not upgraded.needs_reindex and svc2.check()["ok"]
-    assert upgraded.collection.metadata["embedding_model"] == "example/another-model@2"
+    assert upgraded.collection_for(SHOP).metadata["embedding_model"] == "example/another-model@2"
     # Reopening with the same model keeps the vectors.
     again = _same_place(service.index, OtherModel()).open()
     assert not again.needs_reindex and again.count() == 1
@@ -92,11 +92,12 @@ def test_precomputed_vectors_and_chroma_side_embedding_use_our_function(
         index.add_chunks_with_embeddings(chunks, np.zeros((2, 384), dtype=np.float32))
     index.add_chunks_with_embeddings(chunks, embedder.embed_passages([c.search_text for c in chunks]))
     # Even Chroma's text-based query path goes through our embedding function, never its default one.
-    res = index.collection.query(query_texts=["发什么快递"], n_results=1)
+    res = index.collection_for(SHOP).query(query_texts=["发什么快递"], n_results=1)
     assert res["ids"] == [["demo:p:1:0"]]
 
 
-def test_shop_isolation_holds_on_both_query_paths(index: VectorIndex) -> None:
+def test_each_shop_has_its_own_collection_searched_without_a_filter(
+        index: VectorIndex, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(3)
 
     def add(shop: str, n: int) -> np.ndarray:
@@ -107,17 +108,51 @@ def test_shop_isolation_holds_on_both_query_paths(index: VectorIndex) -> None:
         return vecs
 
     big = add("big", 120)
-    small = add("small", 3)
-    # The big shop: its nearest chunks are in the unfiltered neighbourhood (no `where` needed).
+    small = add("small.shop_1", 3)
+    wheres: list[object] = []
+    real_query = type(index.collection_for("big")).query
+
+    def spy(self, *a, **k):
+        wheres.append(k.get("where"))
+        return real_query(self, *a, **k)
+
+    monkeypatch.setattr(type(index.collection_for("big")), "query", spy)
     hits = index.query("big", big[7], n=5)
     assert hits[0].doc_id == "d7" and len(hits) == 5 and all(h.chunk_id.startswith("big:") for h in hits)
-    assert "big" not in index._prefilter_shops
-    # The small shop: crowded out of the neighbourhood, answered by the `where` query instead.
-    hits = index.query("small", big[7], n=5)
+    # The small shop next to a big one: its own collection, so its nearest are its own even for a big-shop vector.
+    hits = index.query("small.shop_1", big[7], n=5)
     assert sorted(h.doc_id for h in hits) == ["d0", "d1", "d2"]
-    assert "small" in index._prefilter_shops
-    assert index.query("small", small[2], n=1)[0].chunk_id == "small:d2:1:0"
+    assert index.query("small.shop_1", small[2], n=1)[0].chunk_id == "small.shop_1:d2:1:0"
     assert index.query("nobody", small[2], n=3) == []
+    assert wheres == [None, None, None]  # no metadata filter at query time
+    names = {c.name for c in index._own_collections()}
+    assert {index.name_for("big"), index.name_for("small.shop_1")} <= names
+    assert index.name_for("big") != index.name_for("small.shop_1")
+    meta = index.collection_for("big").metadata
+    assert meta["embedding_model"] == index.model_id and meta["shop"] == "big"
+    assert index.shops() >= {"big", "small.shop_1"}
+
+
+def test_a_shops_collection_is_rebuilt_aside_and_swapped_in_whole(index: VectorIndex) -> None:
+    docs = [_doc("a", f"p{i}", f"第{i}条：付款后48小时内发货。") for i in range(5)]
+    index.rebuild(docs[:2], shop_id="a")
+    index.upsert_doc(_doc("b", "p", "72小时内发货。"))
+    build = index.start_build("a", "job1")
+    index.fill_build(build, docs[:3])  # interrupted here: three of five
+    assert index.count("a") == 2  # queries still read the complete old collection
+    again = index.start_build("a", "job1")  # the retried job finds its own staging collection
+    embedded: list[str] = []
+
+    def embed(texts: list[str]) -> np.ndarray:
+        embedded.extend(texts)
+        return index.embedder.embed_passages(texts)
+
+    assert index.fill_build(again, docs, embed=embed) == 5
+    assert len(embedded) == 2  # only what was missing
+    index.publish_build(again)
+    assert index.count("a") == 5 and index.count("b") == 1
+    assert index.doc_revisions("a") == {f"p{i}": 1 for i in range(5)}
+    assert not any("--build-" in c.name for c in index._own_collections())
 
 
 def _same_place(index: VectorIndex, embedder: object) -> VectorIndex:

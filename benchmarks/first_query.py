@@ -1,0 +1,170 @@
+"""First query of a shop in a fresh worker, over many shops and one large shop.
+
+A "fresh worker" is a new ``Retriever`` (what each API worker holds) in a process whose model and
+jieba are already loaded (a worker loads them once at start-up; that is not a per-shop cost). The
+figure is the latency of the first ``retrieve`` of each shop: whatever per-shop state the retriever
+builds on first use is paid here. Vectors are derived (as in ``benchmarks/scale.py``): a few hundred
+passages are embedded for real and spread with small noise; each chunk keeps its own text.
+
+    python -m benchmarks.first_query --shops 1000 --min-chunks 50 --max-chunks 200 --big 0
+    python -m benchmarks.first_query --shops 0 --big 100000
+    # PostgreSQL and a Chroma server:
+    python -m benchmarks.first_query --pg --chroma-url http://127.0.0.1:8000 ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.drafts import MESSAGES, PRODUCTS, synthetic_texts
+
+CST = timezone(timedelta(hours=8))
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _pct(v: list[float], q: float) -> float:
+    return round(float(np.percentile(np.array(v), q)), 2) if v else float("nan")
+
+
+def _shop_sizes(shops: int, lo: int, hi: int, big: int, rng: random.Random) -> dict[str, int]:
+    sizes = {f"s{i:04d}": rng.randint(lo, hi) for i in range(shops)}
+    if big:
+        sizes["big"] = big
+    return sizes
+
+
+def build(engine: Any, clock: Any, index: Any, embedder: Any, sizes: dict[str, int], distinct: int,
+          log: Any) -> dict[str, float]:
+    from knowledge.chunking import chunk_doc
+    from knowledge.shops import ShopStore
+    from knowledge.store import KnowledgeStore
+
+    store = KnowledgeStore(engine, clock)
+    shops = ShopStore(engine, clock)
+    rng = random.Random(11)
+    total = sum(sizes.values())
+    texts = synthetic_texts(total, rng)
+    seed_chunks = [f"{t}\n{b}" for t, b in texts[:distinct]]
+    from benchmarks.scale import distinct_vectors
+
+    base = distinct_vectors(embedder, seed_chunks)
+    noise_rng = np.random.default_rng(11)
+    t_sql = t_idx = 0.0
+    pos = 0
+    for n_shop, (shop, n) in enumerate(sizes.items()):
+        shops.ensure(shop)
+        t = time.perf_counter()
+        with engine.begin() as conn:
+            for j in range(n):
+                title, text = texts[pos + j]
+                store.upsert(shop, f"d{j:06d}", kind="policy", title=title, text=text, conn=conn)
+        t_sql += time.perf_counter() - t
+        t = time.perf_counter()
+        chunks = [c for d in store.list(shop) for c in chunk_doc(d)]
+        vecs = base[np.arange(pos, pos + len(chunks)) % len(base)] + noise_rng.normal(0, 0.02, (len(chunks), base.shape[1]))
+        vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+        index.add_chunks_with_embeddings(chunks, vecs)
+        t_idx += time.perf_counter() - t
+        pos += n
+        if n_shop % 100 == 0:
+            log(f"built {n_shop + 1}/{len(sizes)} shops, {pos} chunks")
+    return {"sql_insert_s": round(t_sql, 1), "index_write_s": round(t_idx, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shops", type=int, default=1000)
+    ap.add_argument("--min-chunks", type=int, default=50)
+    ap.add_argument("--max-chunks", type=int, default=200)
+    ap.add_argument("--big", type=int, default=0, help="also one shop of this many chunks")
+    ap.add_argument("--distinct", type=int, default=300)
+    ap.add_argument("--sample", type=int, default=300, help="shops whose first query is timed")
+    ap.add_argument("--pg", action="store_true")
+    ap.add_argument("--chroma-url")
+    args = ap.parse_args()
+
+    from core.clock import FixedClock
+    from core.db import make_engine, migrate
+    from knowledge.embeddings import E5Embedder
+    from knowledge.index import VectorIndex
+    from knowledge.retrieve import Retriever
+    from knowledge.store import KnowledgeStore
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    clock = FixedClock(datetime(2026, 11, 12, 11, tzinfo=CST))
+    tmp = Path(tempfile.mkdtemp(prefix="rd-firstq-"))
+    schema = None
+    if args.pg:
+        import sqlalchemy as sa
+
+        schema = f"fq_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(PG)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        engine = make_engine(f"{PG}?options=-csearch_path%3D{schema}")
+    else:
+        engine = make_engine(f"sqlite:///{tmp}/fq.db")
+    migrate(engine)
+    embedder = E5Embedder()
+    embedder.warm_up()
+    coll = f"fq-{uuid.uuid4().hex[:8]}"
+    index = (VectorIndex(embedder, url=args.chroma_url, collection=coll) if args.chroma_url
+             else VectorIndex(embedder, path=tmp / "chroma", collection=coll))
+    rng = random.Random(3)
+    sizes = _shop_sizes(args.shops, args.min_chunks, args.max_chunks, args.big, rng)
+    load_before = os.getloadavg()[0]
+    built = build(engine, clock, index, embedder, sizes, args.distinct, log)
+
+    store = KnowledgeStore(engine, clock)
+    # The process is warm (model, jieba, connections): only per-shop first-use costs are timed.
+    warm = Retriever(store, index, embedder)
+    warm.retrieve(next(iter(sizes)), "预热一下", k=4)
+    qrng = random.Random(5)
+    fresh = Retriever(store, index, embedder)  # a freshly started worker: no per-shop state
+    small = [s for s in sizes if s != "big"]
+    sample = qrng.sample(small, min(args.sample, len(small)))
+    lat: list[float] = []
+    for shop in sample:
+        q = qrng.choice(MESSAGES).format(d=qrng.randint(2, 9), p=qrng.choice(PRODUCTS), n=2)
+        t = time.perf_counter()
+        fresh.retrieve(shop, q, k=4)
+        lat.append((time.perf_counter() - t) * 1000)
+    out: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="minutes"), "nproc": os.cpu_count(),
+        "db": "postgresql" if args.pg else "sqlite", "chroma": "server" if args.chroma_url else "embedded",
+        "shops": args.shops, "chunks_per_shop": [args.min_chunks, args.max_chunks], **built,
+        "first_query_ms": {"p50": _pct(lat, 50), "p95": _pct(lat, 95), "max": round(max(lat), 1) if lat else None,
+                           "n": len(lat)},
+    }
+    if args.big:
+        big_lat = []
+        for i in range(5):
+            f = Retriever(store, index, embedder)
+            q = f"{MESSAGES[i].format(d=3, p='杯子', n=2)}"
+            t = time.perf_counter()
+            f.retrieve("big", q, k=4)
+            big_lat.append((time.perf_counter() - t) * 1000)
+        out["big_shop"] = {"chunks": args.big, "first_query_ms": [round(x, 1) for x in big_lat]}
+    out["loadavg_1min"] = {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}
+    print(json.dumps(out, ensure_ascii=False), flush=True)
+    engine.dispose()
+    if schema:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+if __name__ == "__main__":
+    main()
