@@ -144,6 +144,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         drafts,
         feedback,
         health,
+        insights,
         keys,
         knowledge,
         order_source,
@@ -153,7 +154,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     )
 
     for r in (health.router, drafts.router, order_source.router, orders.router, keys.router, feedback.router,
-              knowledge.router, shop.router, pages.router, demo_chat.router):
+              knowledge.router, shop.router, pages.router, demo_chat.router, insights.router):
         app.include_router(r)
     if settings.metrics == "on":
         from fastapi.responses import Response

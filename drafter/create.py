@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from drafter.drafts import DraftItem
+from drafter.insights import events as urge_events
 from drafter.pipeline import DraftServices, run
 from drafter.request import DraftRequest
 from drafter.result import DraftResult
@@ -29,11 +30,19 @@ def create_draft(request: DraftRequest, shop_id: str, services: DraftServices, r
     """Run the pipeline for ``request`` and, given a ``review``, store the draft as pending.
 
     The request's own ``composer`` wins over ``default_composer``. Storing supersedes older
-    pending drafts of the same order and logs ``draft_created`` (``Review.create``).
+    pending drafts of the same order, logs ``draft_created`` (``Review.create``) and appends the
+    draft's urge event (``drafter/insights/events.py``).
     """
     composer = request.composer or default_composer
     result, situation = run(request, shop_id, services, composer=composer, prompt=request.prompt,
                             on_template=on_template, on_token=on_token)
     if review is None:
         return Created(result, None)
-    return Created(result, review.create(shop_id, request, result, situation, author))
+    item = review.create(shop_id, request, result, situation, author)
+    # Every stored draft is an urge event (insights read them); the time is when the buyer wrote, if known.
+    urge_events.record(review.engine, shop_id=shop_id, order_id=request.order_id, draft_id=item.id,
+                       received_at=request.received_at or item.created_at, drafted_at=item.created_at,
+                       result=result, situation=situation, created_by=author)
+    if services.insights is not None:  # surge detection (throttled) and alert delivery
+        services.insights.after_event(shop_id)
+    return Created(result, item)
