@@ -232,14 +232,20 @@ class UrgeInsights:
         kwargs: dict[str, Any] = {"transport": self.transport, "clock": self.clock}
         if self.sleep is not None:
             kwargs["sleep"] = self.sleep
+        if not self.webhook_secret:  # never send unsigned: the receiver could not tell us from anyone
+            self._mark(alert["id"], "failed", 0, "REPLYDESK_ALERT_WEBHOOK_SECRET is not set; nothing was sent")
+            return
         try:
             d = send_webhook(self.webhook_url or "", self.webhook_secret or "", "urge.surge", alert,
                              delivery_id=alert["id"], **kwargs)
             status, attempts, error = ("sent" if d.ok else "failed"), d.attempts, d.error
         except Exception as exc:  # a bad URL must not lose the alert: it stays on the page, marked failed
             status, attempts, error = "failed", 0, f"{type(exc).__name__}: {exc}"
+        self._mark(alert["id"], status, attempts, error)
+
+    def _mark(self, alert_id: str, status: str, attempts: int, error: str | None) -> None:
         with self.engine.begin() as conn:
-            conn.execute(urge_alerts.update().where(urge_alerts.c.id == alert["id"]).values(
+            conn.execute(urge_alerts.update().where(urge_alerts.c.id == alert_id).values(
                 webhook_status=status, webhook_attempts=attempts, webhook_error=(error or None) and error[:300]))
 
     # -- alerts --------------------------------------------------------------------------------

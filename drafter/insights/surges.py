@@ -10,6 +10,8 @@ warehouse, carrier and actionable cause seen in that window):
    (a conjugate prior worth ``prior_weight`` windows, centred on v's share of the shop's urges over the
    whole baseline period times the windows' total level). Its predictive count is negative binomial,
    so sparse baselines are wide and Poisson over-dispersion is allowed for.
+   A value that carries ``whole_share`` or more of the shop's urges (a shop's only warehouse) is not
+   tested apart from the total: its "others" are too few to tell a rise of the value from a rise of the shop.
 3. Level: when every *other* urge of the shop is up too (a 双11 peak, a busy Monday), v's expected
    count is scaled by that ratio (never below 1), so a value is flagged for rising against the rest
    of the shop, not with it. The shop's total is tested unscaled.
@@ -51,6 +53,7 @@ class SurgeRule:
     prior_weight: float = 1.0
     primary_share: float = 0.6
     notice_share: float = 0.5
+    whole_share: float = 0.8
     cooldown: timedelta = timedelta(hours=6)
 
 
@@ -117,7 +120,10 @@ def evaluate(now_events: list[dict[str, Any]], base_events: list[dict[str, Any]]
             if dim == "cause" and value not in ACTIONABLE_CAUSES:
                 continue
             x = base_c.get(value, 0)
-            m0 = history_share.get((dim, value), 0.0) * level_base
+            share = history_share.get((dim, value), 0.0)
+            if share >= rule.whole_share:
+                continue   # the shop's only warehouse (or carrier): testing it is testing the total
+            m0 = share * level_base
             a = x + rule.prior_weight * max(m0, 0.05)   # a floor: a never-seen value is rare, not impossible
             b = n_windows + rule.prior_weight
             others_now, others_exp = total_now - c, (total_base - x) / n_windows
