@@ -704,7 +704,24 @@ async function start() {
     notify("error", "Could not load the knowledge base", [err.message], { key: "load" });
     return;
   }
+  openPrefilled();
   await Promise.all([loadOrders(), loadSettings()]);
+}
+
+// /kb?new=notice&title=…&text=… (the insights page's "write a notice"): a new notice, filled in, not saved.
+// The manager edits it, sets its validity and saves; nothing is written without that click.
+function openPrefilled() {
+  const q = new URLSearchParams(location.search);
+  const kind = q.get("new");
+  if (!kind || !["notice", "policy", "style"].includes(kind)) return;
+  newItem();
+  $("#f-kind").value = kind;
+  $("#f-id").value = q.get("id") || "";
+  $("#f-title").value = q.get("title") || "";
+  $("#f-text").value = q.get("text") || "";
+  updateCount();
+  setKindUi();
+  $("#f-text").focus();
 }
 
 function wire() {

@@ -135,8 +135,15 @@ def urges(engine: Engine, shop_id: str, rng: Range, by: str, *, kinds: tuple[str
 def causes(engine: Engine, shop_id: str, rng: Range, *, weeks: int = 4) -> list[dict[str, Any]]:
     """Each cause's count in the range against the shop's usual level: its count over the ``weeks``
     before the range, scaled to the range's length. ``ratio`` is null when the cause is new."""
-    before = Range(rng.since - timedelta(weeks=weeks), rng.since, rng.tz)
     with engine.connect() as conn:
+        first = utc(conn.execute(sa.select(sa.func.min(ue.c.received_at)).where(ue.c.shop_id == shop_id)).scalar())
+        # The usual level comes from the weeks the shop has history for, never from empty ones.
+        start = max(rng.since - timedelta(weeks=weeks), first) if first else rng.since - timedelta(weeks=weeks)
+        if start >= rng.since:
+            return [{"cause": c, "count": int(n), "usual": None, "ratio": None} for c, n in sorted(
+                conn.execute(sa.select(ue.c.cause, sa.func.count()).where(*_where(shop_id, rng))
+                             .group_by(ue.c.cause)).all(), key=lambda r: (-r[1], r[0]))]
+        before = Range(start, rng.since, rng.tz)
         now = dict(conn.execute(sa.select(ue.c.cause, sa.func.count()).where(*_where(shop_id, rng))
                                 .group_by(ue.c.cause)).all())
         past = dict(conn.execute(sa.select(ue.c.cause, sa.func.count()).where(*_where(shop_id, before))

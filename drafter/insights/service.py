@@ -173,9 +173,10 @@ class UrgeInsights:
         cause, n_cause = causes.most_common(1)[0]
         how_many = "all" if n_cause == len(mine) else f"{n_cause} of them"
         what = f"{_DIM_LABEL[f.dimension]} {f.value}" if f.dimension != "total" else "no single SKU, warehouse or carrier"
-        text = (f"{len(events)} urges in {span} (usually about {f.expected:.0f} for {what}), "
-                f"{f.count} for {what}" if f.dimension != "total" else
-                f"{len(events)} urges in {span}, usually about {f.expected:.0f}; {what} explains it")
+        if f.dimension == "total":
+            text = f"{len(events)} urges in {span}; {what} explains it"
+        else:
+            text = f"{len(events)} urges in {span}, {f.count} for {what}"
         text += f", {how_many} {_CAUSE_TEXT.get(cause, cause)}"
         for dim in ("warehouse", "carrier", "sku"):
             if dim == f.dimension:
@@ -185,6 +186,7 @@ class UrgeInsights:
                 v, n = vals.most_common(1)[0]
                 if n >= 0.8 * len(mine) and len(mine) > 1:
                     text += f"; {'all' if n == len(mine) else f'{n}'} via {dim} {v}"
+        text += f"; usually about {f.expected:.0f} {'in all' if f.dimension == 'total' else 'for ' + what} at this hour"
         subject = f.value if f.dimension in ("sku", "warehouse", "carrier") else None
         if cause == "stock_error":
             action, act = "fix_stock", (f"Correct the stock and restock date of {subject or 'the SKU'} in the order "
