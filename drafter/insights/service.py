@@ -151,12 +151,15 @@ class UrgeInsights:
         return out
 
     def _recent(self, shop_id: str, f: Finding, end: datetime) -> bool:
-        """An alert within the cooldown about any of this finding's values is the same incident."""
+        """An alert within the cooldown about any of this finding's values is the same incident; so is a rise
+        of the whole shop while an incident is open (its urges are part of the total)."""
         keys = {(f.dimension, f.value)} | {(x.dimension, x.value) for x in f.also}
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(urge_alerts.c.dimension, urge_alerts.c.value, urge_alerts.c.detail_json)
                                 .where(urge_alerts.c.shop_id == shop_id,
                                        urge_alerts.c.window_end > end - self.rule.cooldown)).all()
+        if rows and f.dimension == "total":
+            return True
         for r in rows:
             seen = {(r.dimension, r.value)} | {(x["dimension"], x["value"])
                                                for x in json.loads(r.detail_json).get("also", [])}

@@ -20,7 +20,9 @@ warehouse, carrier and actionable cause seen in that window):
    ``alpha / m`` (Bonferroni over the m values tested in the window).
 5. Simultaneous surges are one incident. The primary is the most specific (SKU, then carrier, then
    warehouse, then cause) whose excess is at least ``primary_share`` of the largest excess; the
-   others are listed with it. A total surge only stands alone when no value explains it, and not when
+   others are listed with it. A cause (or total) surge whose urges are ``concentrated`` (80%+) on one
+   SKU, carrier or warehouse is named for that value. Urges about a delay the shop already announced
+   (cause ``notice_delay``) are left out of every count. A total surge only stands alone when no value explains it, and not when
    most of its urges are already covered by the shop's own dispatch notice (cause ``notice_delay``).
 """
 
@@ -38,6 +40,9 @@ __all__ = ["ACTIONABLE_CAUSES", "DIMENSIONS", "Finding", "SurgeRule", "Window", 
 DIMENSIONS = ("sku", "carrier", "warehouse", "cause")   # most specific first
 # Causes a manager can act on; "awaiting" (within the promise), "in_transit", "notice_delay" (the shop
 # already told buyers) and the like are tested through their SKU, carrier or warehouse only.
+# Urges about a delay the shop has already announced (its own dispatch notice is in force): the manager
+# knows; they are left out of every count, so a 双11 peak under a posted notice raises nothing.
+KNOWN_CAUSES = frozenset({"notice_delay"})
 ACTIONABLE_CAUSES = frozenset({"stock_error", "courier_stall", "delivery_failed", "out_of_stock", "overdue",
                                "presale", "at_pickup"})
 
@@ -47,11 +52,12 @@ class SurgeRule:
     window: timedelta = timedelta(hours=1)
     weeks: int = 4
     spread_h: int = 1
-    min_count: int = 6
+    min_count: int = 5
     min_ratio: float = 2.5
     alpha: float = 1e-3
     prior_weight: float = 1.0
     primary_share: float = 0.6
+    concentrated: float = 0.8
     notice_share: float = 0.5
     whole_share: float = 0.8
     cooldown: timedelta = timedelta(hours=6)
@@ -107,6 +113,9 @@ def evaluate(now_events: list[dict[str, Any]], base_events: list[dict[str, Any]]
     with the dimension columns); ``history_share``: each (dimension, value)'s share of the shop's urges
     over the whole baseline period (the prior's centre).
     """
+    all_now = now_events
+    now_events = [e for e in now_events if e.get("cause") not in KNOWN_CAUSES]
+    base_events = [e for e in base_events if e.get("cause") not in KNOWN_CAUSES]
     if n_windows <= 0 or not now_events:
         return None
     total_now, total_base = len(now_events), len(base_events)
@@ -148,11 +157,32 @@ def evaluate(now_events: list[dict[str, Any]], base_events: list[dict[str, Any]]
         order = {d: i for i, d in enumerate(DIMENSIONS)}
         found.sort(key=lambda f: (order[f.dimension], -f.excess))
         primary = next(f for f in found if f.excess >= rule.primary_share * top)
+        primary = _concentrate(primary, now_events, found, rule, history_share)
         primary.also = [f for f in found if f is not primary] + ([total] if total_surge else [])
         return primary
     if total_surge:
-        noticed = sum(1 for e in now_events if e.get("cause") == "notice_delay")
-        if noticed >= rule.notice_share * total_now:
+        noticed = sum(1 for e in all_now if e.get("cause") in KNOWN_CAUSES)
+        if noticed >= rule.notice_share * len(all_now):
             return None   # the shop's own dispatch notice already covers it
-        return total
+        return _concentrate(total, now_events, found, rule, history_share)
     return None
+
+
+def _concentrate(f: Finding, events: list[dict[str, Any]], found: list[Finding], rule: SurgeRule,
+                 history_share: dict[tuple[str, str], float]) -> Finding:
+    """A cause (or the total) whose urges nearly all share one SKU, carrier or warehouse names that value:
+    "courier_stall, 6 of 6 via carrier X" is an incident of carrier X."""
+    if f.dimension not in ("cause", "total"):
+        return f
+    mine = events if f.dimension == "total" else [e for e in events if str(e.get("cause")) == f.value]
+    for dim in DIMENSIONS[:3]:
+        vals = Counter(e.get(dim) for e in mine if e.get(dim))
+        if not vals:
+            continue
+        value, n = vals.most_common(1)[0]
+        if n >= rule.concentrated * len(mine) and history_share.get((dim, str(value)), 0.0) < rule.whole_share:
+            known = next((x for x in found if (x.dimension, x.value) == (dim, str(value))), None)
+            promoted = known or Finding(dim, str(value), n, f.expected * n / max(f.count, 1), f.p_value)
+            promoted.also = [f]
+            return promoted
+    return f

@@ -72,7 +72,8 @@ def test_a_rise_of_the_whole_shop_is_not_blamed_on_one_sku() -> None:
 
 def test_too_few_urges_never_alert_and_no_baseline_means_no_rule() -> None:
     base = _steady(12, 1)
-    assert evaluate([_ev("MUG-01", "stock_error")] * 5, base, 12, _shares(base), SurgeRule()) is None
+    below = SurgeRule().min_count - 1
+    assert evaluate([_ev("MUG-01", "stock_error")] * below, base, 12, _shares(base), SurgeRule()) is None
     assert evaluate([_ev("MUG-01")] * 30, [], 0, {}, SurgeRule()) is None
 
 
