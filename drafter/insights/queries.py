@@ -183,17 +183,22 @@ def _percentiles(values: list[float]) -> dict[str, float | int | None]:
 
 def response_times(engine: Engine, shop_id: str, rng: Range) -> dict[str, Any]:
     """Seconds from the buyer's message to the draft, to the agent's decision, to insertion, to sending:
-    percentiles overall, per agent key (who decided) and per hour of day (shop time) of the message."""
+    percentiles overall, per agent key (who decided) and per hour of day (shop time) of the message.
+
+    PostgreSQL computes them in SQL (``percentile_cont``); SQLite has no percentile aggregate, so its
+    rows are read and numpy computes the same (linear-interpolated) percentiles.
+    """
+    if engine.dialect.name == "postgresql":
+        return _response_times_pg(engine, shop_id, rng)
     cols = (ue.c.decided_by, ue.c.received_at, ue.c.drafted_at, ue.c.decided_at, ue.c.inserted_at, ue.c.sent_at)
     with engine.connect() as conn:
         rows = conn.execute(sa.select(*cols).where(*_where(shop_id, rng, None))).all()
-    stages = ("draft", "decided", "inserted", "sent")
     overall: dict[str, list[float]] = defaultdict(list)
     per_agent: dict[str, list[float]] = defaultdict(list)
     per_hour: dict[int, list[float]] = defaultdict(list)
     for r in rows:
         rec = utc(r.received_at)
-        times = dict(zip(stages, (r.drafted_at, r.decided_at, r.inserted_at, r.sent_at), strict=True))
+        times = dict(zip(STAGES, (r.drafted_at, r.decided_at, r.inserted_at, r.sent_at), strict=True))
         for stage, at in times.items():
             if at is not None:
                 overall[stage].append(max(0.0, (utc(at) - rec).total_seconds()))  # type: ignore[operator]
@@ -201,9 +206,45 @@ def response_times(engine: Engine, shop_id: str, rng: Range) -> dict[str, Any]:
             secs = max(0.0, (utc(r.decided_at) - rec).total_seconds())  # type: ignore[operator]
             per_agent[r.decided_by or "(unknown)"].append(secs)
             per_hour[rec.astimezone(rng.tz).hour].append(secs)  # type: ignore[union-attr]
-    return {"stages": {s: _percentiles(overall[s]) for s in stages},
+    return {"stages": {s: _percentiles(overall[s]) for s in STAGES},
             "per_agent": [{"key": k, **_percentiles(v)} for k, v in sorted(per_agent.items())],
             "per_hour": [{"hour": h, **_percentiles(per_hour[h])} for h in range(24) if per_hour.get(h)]}
+
+
+STAGES = ("draft", "decided", "inserted", "sent")
+_STAGE_COL = {"draft": ue.c.drafted_at, "decided": ue.c.decided_at, "inserted": ue.c.inserted_at,
+              "sent": ue.c.sent_at}
+
+
+def _pg_pcts(secs: Any) -> list[Any]:
+    pcts = sa.func.percentile_cont(sa.literal([0.5, 0.9, 0.95], sa.ARRAY(sa.Float))).within_group(secs)
+    return [sa.func.count(secs).label("n"), pcts.label("p")]
+
+
+def _pg_row(r: Any) -> dict[str, Any]:
+    if not r.n:
+        return {"n": 0, "p50": None, "p90": None, "p95": None}
+    return {"n": int(r.n), **{k: round(float(v), 1) for k, v in zip(("p50", "p90", "p95"), r.p, strict=True)}}
+
+
+def _response_times_pg(engine: Engine, shop_id: str, rng: Range) -> dict[str, Any]:
+    where = _where(shop_id, rng, None)
+
+    def secs(col: Any) -> Any:
+        return sa.func.greatest(0.0, sa.extract("epoch", col - ue.c.received_at))
+
+    decided = secs(ue.c.decided_at)
+    hour = sa.extract("hour", sa.func.timezone(str(rng.tz), ue.c.received_at)).label("hour")
+    with engine.connect() as conn:
+        stages = {s: _pg_row(conn.execute(sa.select(*_pg_pcts(secs(c))).where(*where, c.is_not(None))).one())
+                  for s, c in _STAGE_COL.items()}
+        agents = conn.execute(sa.select(sa.func.coalesce(ue.c.decided_by, "(unknown)").label("key"), *_pg_pcts(decided))
+                              .where(*where, ue.c.decided_at.is_not(None)).group_by(sa.text("1"))
+                              .order_by(sa.text("1"))).all()
+        hours = conn.execute(sa.select(hour, *_pg_pcts(decided)).where(*where, ue.c.decided_at.is_not(None))
+                             .group_by(sa.text("1")).order_by(sa.text("1"))).all()
+    return {"stages": stages, "per_agent": [{"key": r.key, **_pg_row(r)} for r in agents],
+            "per_hour": [{"hour": int(r.hour), **_pg_row(r)} for r in hours]}
 
 
 def approvals(engine: Engine, shop_id: str, rng: Range) -> list[dict[str, Any]]:
