@@ -17,7 +17,6 @@ heaviest), and one surge-detection evaluation. Reported: p50 and p95 in ms per q
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import platform
 import statistics

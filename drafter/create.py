@@ -4,6 +4,7 @@ and ``replydesk draft`` (which by default prints the draft without storing it).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from drafter.result import DraftResult
 from drafter.review import Review
 
 __all__ = ["Created", "create_draft"]
+
+log = logging.getLogger("replydesk.drafts")
 
 
 @dataclass(frozen=True)
@@ -40,9 +43,13 @@ def create_draft(request: DraftRequest, shop_id: str, services: DraftServices, r
         return Created(result, None)
     item = review.create(shop_id, request, result, situation, author)
     # Every stored draft is an urge event (insights read them); the time is when the buyer wrote, if known.
-    urge_events.record(review.engine, shop_id=shop_id, order_id=request.order_id, draft_id=item.id,
-                       received_at=request.received_at or item.created_at, drafted_at=item.created_at,
-                       result=result, situation=situation, created_by=author)
-    if services.insights is not None:  # surge detection (throttled) and alert delivery
+    # The draft is stored already: a failure here is logged, never turned into a failed draft.
+    try:
+        urge_events.record(review.engine, shop_id=shop_id, order_id=request.order_id, draft_id=item.id,
+                           received_at=request.received_at or item.created_at, drafted_at=item.created_at,
+                           result=result, situation=situation, created_by=author)
+    except Exception:
+        log.exception("could not record the urge event of draft %s", item.id)
+    if services.insights is not None:  # surge detection (throttled) and alert delivery; never raises
         services.insights.after_event(shop_id)
     return Created(result, item)

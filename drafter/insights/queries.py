@@ -63,14 +63,22 @@ def _parse_time(value: str | datetime | date, tz: ZoneInfo, name: str) -> dateti
             raise InvalidInput(f"{name} must be an ISO date or time, e.g. 2026-11-12T10:00+08:00", field=name) from exc
     if dt.tzinfo is None:  # a local time of the shop
         dt = dt.replace(tzinfo=tz)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError as exc:  # year 1 or 9999 moved across an offset
+        raise InvalidInput(f"{name} is out of range", field=name) from exc
 
 
 def parse_range(since: str | datetime | date | None, until: str | datetime | date | None, tz: ZoneInfo,
                 now: datetime, default: timedelta = timedelta(hours=24)) -> Range:
     """``until`` defaults to now, ``since`` to ``default`` before it."""
     end = _parse_time(until, tz, "until") if until else now.astimezone(UTC)
-    start = _parse_time(since, tz, "since") if since else end - default
+    try:
+        start = _parse_time(since, tz, "since") if since else end - default
+    except OverflowError as exc:
+        raise InvalidInput("until is out of range", field="until") from exc
+    if start.year < 1970 or end.year >= 3000:
+        raise InvalidInput("a range lies between 1970 and 3000", field="since" if start.year < 1970 else "until")
     if start >= end:
         raise InvalidInput("since must be before until", field="since")
     if end - start > MAX_RANGE:
