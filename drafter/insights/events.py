@@ -93,7 +93,7 @@ def extract(result: DraftResult, situation: Situation | None) -> dict[str, Any]:
     # A warehouse or store code is what the source gives: on the order, or on the waiting line.
     warehouse = facts.get("warehouse") or facts.get("store_code")
     if warehouse is None and sku:
-        line = next((it for it in facts.get("items") or [] if it.get("sku") == sku), {})
+        line: dict[str, Any] = next((it for it in facts.get("items") or [] if it.get("sku") == sku), {})
         warehouse = line.get("warehouse") or line.get("store_code")
     return {"state": situation.state, "cause": _cause(situation, stale), "sku": sku, "skus": skus,
             "warehouse": warehouse, "carrier": parcel.carrier if parcel else None,

@@ -121,8 +121,8 @@ def urges(engine: Engine, shop_id: str, rng: Range, by: str, *, kinds: tuple[str
     total = sum(per_hour.values())
     if by == "hour_of_day":
         counts: Counter[int] = Counter()
-        for h, n in per_hour.items():
-            counts[datetime.fromtimestamp(h * 3600, UTC).astimezone(rng.tz).hour] += n
+        for h, k in per_hour.items():
+            counts[datetime.fromtimestamp(h * 3600, UTC).astimezone(rng.tz).hour] += k
         groups = [{"key": h, "count": counts.get(h, 0)} for h in range(24)]
     elif by == "hour":
         first, last = int(rng.since.timestamp() // 3600), int(math.ceil(rng.until.timestamp() / 3600))
@@ -132,8 +132,8 @@ def urges(engine: Engine, shop_id: str, rng: Range, by: str, *, kinds: tuple[str
                    "count": per_hour.get(h, 0)} for h in range(first, last)]
     else:  # day, in the shop's timezone
         days: Counter[str] = Counter()
-        for h, n in per_hour.items():
-            days[datetime.fromtimestamp(h * 3600, UTC).astimezone(rng.tz).date().isoformat()] += n
+        for h, k in per_hour.items():
+            days[datetime.fromtimestamp(h * 3600, UTC).astimezone(rng.tz).date().isoformat()] += k
         d0, d1 = rng.since.astimezone(rng.tz).date(), (rng.until - timedelta(microseconds=1)).astimezone(rng.tz).date()
         groups = [{"key": (d0 + timedelta(days=i)).isoformat(), "count": days.get((d0 + timedelta(days=i)).isoformat(), 0)}
                   for i in range((d1 - d0).days + 1)]
@@ -152,10 +152,10 @@ def causes(engine: Engine, shop_id: str, rng: Range, *, weeks: int = 4) -> list[
                 conn.execute(sa.select(ue.c.cause, sa.func.count()).where(*_where(shop_id, rng))
                              .group_by(ue.c.cause)).all(), key=lambda r: (-r[1], r[0]))]
         before = Range(start, rng.since, rng.tz)
-        now = dict(conn.execute(sa.select(ue.c.cause, sa.func.count()).where(*_where(shop_id, rng))
-                                .group_by(ue.c.cause)).all())
-        past = dict(conn.execute(sa.select(ue.c.cause, sa.func.count()).where(*_where(shop_id, before))
-                                 .group_by(ue.c.cause)).all())
+        q = sa.select(ue.c.cause, sa.func.count())
+        now: dict[str, int] = {c: int(k) for c, k in conn.execute(q.where(*_where(shop_id, rng)).group_by(ue.c.cause))}
+        past: dict[str, int] = {c: int(k) for c, k in conn.execute(q.where(*_where(shop_id, before))
+                                                                   .group_by(ue.c.cause))}
     scale = rng.hours / before.hours
     out = []
     for cause in sorted(set(now) | set(past), key=lambda c: (-now.get(c, 0), c)):
@@ -177,7 +177,7 @@ def repeats(engine: Engine, shop_id: str, rng: Range, *, min_urges: int = 2, lim
         orders = conn.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one()
         top = conn.execute(grouped.order_by(n.desc(), ue.c.order_id).limit(limit)).all()
     return {"orders": int(orders), "min_urges": min_urges,
-            "top": [{"order_id": r.order_id, "urges": int(r.n), "last": utc(r.last).astimezone(rng.tz).isoformat(),
+            "top": [{"order_id": r.order_id, "urges": int(r.n), "last": utc(r.last).astimezone(rng.tz).isoformat(),  # type: ignore[union-attr]
                      "cause": r.cause} for r in top]}
 
 
@@ -290,5 +290,5 @@ def export_rows(engine: Engine, shop_id: str, rng: Range, *, batch: int = 2000) 
                     out[f] = json.loads(row["skus_json"] or "[]")
                     continue
                 v = row[f]
-                out[f] = utc(v).astimezone(rng.tz).isoformat() if isinstance(v, datetime) else v
+                out[f] = utc(v).astimezone(rng.tz).isoformat() if isinstance(v, datetime) else v  # type: ignore[union-attr]
             yield out

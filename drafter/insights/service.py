@@ -132,7 +132,7 @@ class UrgeInsights:
             if len(now_events) < rule.min_count:
                 return None
             base_events = self._events(conn, shop_id, windows)
-            hist_start = max(utc(first), current.start - timedelta(weeks=rule.weeks))  # type: ignore[type-var]
+            hist_start: datetime = max(utc(first), current.start - timedelta(weeks=rule.weeks))  # type: ignore[type-var,assignment]
             share = self._shares(conn, shop_id, hist_start, current.start)
         finding = evaluate(now_events, base_events, len(windows), share, rule)
         if finding is None or self._recent(shop_id, finding, end):
@@ -172,7 +172,7 @@ class UrgeInsights:
         mins = int(window.total_seconds() // 60)
         span = "the last hour" if mins == 60 else f"the last {mins} minutes"
         mine = events if f.dimension == "total" else [e for e in events if str(e.get(f.dimension)) == f.value]
-        causes = Counter(e.get("cause") for e in mine)
+        causes = Counter(str(e.get("cause")) for e in mine)
         cause, n_cause = causes.most_common(1)[0]
         how_many = "all" if n_cause == len(mine) else f"{n_cause} of them"
         what = f"{_DIM_LABEL[f.dimension]} {f.value}" if f.dimension != "total" else "no single SKU, warehouse or carrier"

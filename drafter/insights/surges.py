@@ -123,8 +123,8 @@ def evaluate(now_events: list[dict[str, Any]], base_events: list[dict[str, Any]]
     tested: list[tuple[str, str, int, float, float]] = []   # dim, value, count, a, b, level
     candidates: list[tuple[str, str, int, float, float, float]] = []
     for dim in DIMENSIONS:
-        now_c = Counter(e.get(dim) for e in now_events if e.get(dim))
-        base_c = Counter(e.get(dim) for e in base_events if e.get(dim))
+        now_c = Counter(str(e[dim]) for e in now_events if e.get(dim))
+        base_c = Counter(str(e[dim]) for e in base_events if e.get(dim))
         for value, c in now_c.items():
             if dim == "cause" and value not in ACTIONABLE_CAUSES:
                 continue
