@@ -112,7 +112,8 @@ class UrgeInsights:
         if not windows:
             return []
         ranges = [sa.and_(urge_events.c.received_at >= w.start, urge_events.c.received_at < w.end) for w in windows]
-        cols = [urge_events.c[f] for f in _FIELDS] + [urge_events.c.restock_passed, urge_events.c.received_at]
+        cols = [urge_events.c[f] for f in _FIELDS] + [urge_events.c.restock_passed, urge_events.c.received_at,
+                                                      urge_events.c.order_id]
         rows = conn.execute(sa.select(*cols).where(urge_events.c.shop_id == shop_id,
                                                    urge_events.c.intent_kind.in_(URGE_KINDS), sa.or_(*ranges))).all()
         return [dict(r._mapping) for r in rows]
@@ -129,7 +130,7 @@ class UrgeInsights:
             if not windows:
                 return None
             now_events = self._events(conn, shop_id, [current])
-            if len(now_events) < rule.min_count:
+            if len({e["order_id"] for e in now_events}) < rule.min_count:
                 return None
             base_events = self._events(conn, shop_id, windows)
             hist_start: datetime = max(utc(first), current.start - timedelta(weeks=rule.weeks))  # type: ignore[type-var,assignment]
@@ -172,6 +173,7 @@ class UrgeInsights:
         mins = int(window.total_seconds() // 60)
         span = "the last hour" if mins == 60 else f"the last {mins} minutes"
         mine = events if f.dimension == "total" else [e for e in events if str(e.get(f.dimension)) == f.value]
+        n_orders = len({e.get("order_id") for e in mine})
         causes = Counter(str(e.get("cause")) for e in mine)
         cause, n_cause = causes.most_common(1)[0]
         how_many = "all" if n_cause == len(mine) else f"{n_cause} of them"
@@ -179,7 +181,8 @@ class UrgeInsights:
         if f.dimension == "total":
             text = f"{len(events)} urges in {span}; {what} explains it"
         else:
-            text = f"{len(events)} urges in {span}, {f.count} for {what}"
+            who = f"{n_orders}" if n_orders == len(mine) else f"{len(mine)} (from {n_orders} orders)"
+            text = f"{len(events)} urges in {span}, {who} for {what}"
         text += f", {how_many} {_CAUSE_TEXT.get(cause, cause)}"
         for dim in ("warehouse", "carrier", "sku"):
             if dim == f.dimension:

@@ -15,6 +15,7 @@ warehouse, carrier and actionable cause seen in that window):
 3. Level: when every *other* urge of the shop is up too (a 双11 peak, a busy Monday), v's expected
    count is scaled by that ratio (never below 1), so a value is flagged for rising against the rest
    of the shop, not with it. The shop's total is tested unscaled.
+   Counts are of distinct orders: a buyer who sends five messages in the hour is one waiting order.
 4. A value is a surge when its count is at least ``min_count``, at least ``min_ratio`` times the
    expected count, and its tail probability ``P(X >= count)`` (``scipy.stats.nbinom.sf``) is below
    ``alpha / m`` (Bonferroni over the m values tested in the window).
@@ -114,8 +115,8 @@ def evaluate(now_events: list[dict[str, Any]], base_events: list[dict[str, Any]]
     over the whole baseline period (the prior's centre).
     """
     all_now = now_events
-    now_events = [e for e in now_events if e.get("cause") not in KNOWN_CAUSES]
-    base_events = [e for e in base_events if e.get("cause") not in KNOWN_CAUSES]
+    now_events = _one_per_order([e for e in now_events if e.get("cause") not in KNOWN_CAUSES])
+    base_events = _one_per_order([e for e in base_events if e.get("cause") not in KNOWN_CAUSES])
     if n_windows <= 0 or not now_events:
         return None
     total_now, total_base = len(now_events), len(base_events)
@@ -166,6 +167,21 @@ def evaluate(now_events: list[dict[str, Any]], base_events: list[dict[str, Any]]
             return None   # the shop's own dispatch notice already covers it
         return _concentrate(total, now_events, found, rule, history_share)
     return None
+
+
+def _one_per_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Orders, not messages: one buyer sending five messages is one waiting order, not a bottleneck.
+    (Baseline windows are a week apart, so an order is counted once in the window it was urged.)"""
+    seen: set[tuple[Any, Any]] = set()
+    out = []
+    for e in events:
+        at = e.get("received_at")
+        key = (e.get("order_id"), at.isocalendar()[:2] if at is not None else None) if e.get("order_id") else None
+        if key is None or key not in seen:
+            if key is not None:
+                seen.add(key)
+            out.append(e)
+    return out
 
 
 def _concentrate(f: Finding, events: list[dict[str, Any]], found: list[Finding], rule: SurgeRule,

@@ -70,6 +70,14 @@ def test_a_rise_of_the_whole_shop_is_not_blamed_on_one_sku() -> None:
     assert f is not None and f.dimension == "total" and f.count == 40
 
 
+def test_one_buyer_sending_many_messages_is_one_order() -> None:
+    base = _steady(12, 5)
+    angry = [dict(_ev("MUG-01", "stock_error"), order_id="T1") for _ in range(15)]
+    assert evaluate(angry, base, 12, _shares(base), SurgeRule()) is None
+    many = [dict(_ev("MUG-01", "stock_error"), order_id=f"T{i}") for i in range(15)]
+    assert evaluate(many, base, 12, _shares(base), SurgeRule()) is not None
+
+
 def test_too_few_urges_never_alert_and_no_baseline_means_no_rule() -> None:
     base = _steady(12, 1)
     below = SurgeRule().min_count - 1
