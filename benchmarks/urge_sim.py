@@ -15,7 +15,7 @@ Injected incidents (each adds urges on top of the normal traffic, ramping up ove
 - a warehouse backlog: one warehouse falls behind; its orders go past their dispatch time.
 
 Every urge goes through ``drafter.create.create_draft`` (intent, facts, situation, composer, guard,
-storage, the urge event, and surge detection every 15 minutes), on a clock that moves with the
+storage, the urge event, and surge detection every 10 minutes), on a clock that moves with the
 simulation. Retrieval is off (no knowledge index): it does not change what the detector sees and
 would cost ~15 ms of embedding per draft.
 
@@ -78,11 +78,11 @@ class Incident:
         return self.peak_rate * min(1.0, (h + 0.5) / self.ramp_h)
 
 
-def incidents(weeks: int) -> list[Incident]:
+def incidents(weeks: int, ramp_h: float = 3.0) -> list[Incident]:
     """Spread over the quiet weeks after the first (which has no baseline yet)."""
-    out = [Incident("stock_error", "sku", "TRAY-08", START + timedelta(days=15, hours=10), 30, 6.0),
-           Incident("courier_stall", "carrier", "圆通速递", START + timedelta(days=24, hours=14), 36, 5.0),
-           Incident("warehouse_backlog", "warehouse", "WH-GZ", START + timedelta(days=30, hours=9), 24, 6.0)]
+    out = [Incident("stock_error", "sku", "TRAY-08", START + timedelta(days=15, hours=10), 30, 6.0, ramp_h),
+           Incident("courier_stall", "carrier", "圆通速递", START + timedelta(days=24, hours=14), 36, 5.0, ramp_h),
+           Incident("warehouse_backlog", "warehouse", "WH-GZ", START + timedelta(days=30, hours=9), 24, 6.0, ramp_h)]
     end = START + timedelta(weeks=weeks)
     return [i for i in out if i.start + timedelta(hours=2) < end]
 
@@ -102,7 +102,7 @@ class SimOrders:
 
 
 class Simulator:
-    def __init__(self, db_url: str, *, weeks: int, rate: float, seed: int) -> None:
+    def __init__(self, db_url: str, *, weeks: int, rate: float, seed: int, ramp_h: float = 3.0) -> None:
         from core.clock import FixedClock
         from core.db import make_engine, migrate
         from drafter.insights.service import UrgeInsights
@@ -133,7 +133,7 @@ class Simulator:
         self.insights = UrgeInsights(self.engine, self.clock, self.shops)
         self.services = DraftServices(shops=self.shops, knowledge=self.knowledge, orders=self.orders,
                                       clock=self.clock, retriever=None, insights=self.insights)
-        self.incidents = incidents(weeks)
+        self.incidents = incidents(weeks, ramp_h)
         self.recent: list[str] = []
         self.n = 0
 
@@ -286,7 +286,7 @@ class Simulator:
             wk = int((datetime.fromisoformat(a["window_end"]) - START).total_seconds() // (7 * 86400)) + 1
             per_week[wk] = per_week.get(wk, 0) + 1
         return {
-            "weeks": self.weeks, "drafts": drafted, "alerts": len(alerts), "seconds": round(seconds, 1),
+            "weeks": self.weeks, "drafts": drafted, "ramp_h": self.incidents[0].ramp_h if self.incidents else None, "alerts": len(alerts), "seconds": round(seconds, 1),
             "draft_ms": round(1000 * seconds / max(drafted, 1), 2),
             "incidents": per_incident,
             "false_alarms": len(false), "false_alarms_per_shop_week": round(len(false) / max(weeks_with_baseline, 1), 2),
@@ -304,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weeks", type=int, default=7)
     p.add_argument("--rate", type=float, default=8.0, help="mean urges per hour at the daily cycle's 1.0")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--ramp", type=float, default=3.0, help="hours an incident takes to reach its full urge rate")
     p.add_argument("--db", default=None, help="SQLAlchemy URL (default: SQLite in a temporary directory)")
     p.add_argument("--json", dest="as_json", action="store_true")
     args = p.parse_args(argv)
@@ -311,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     shm = Path("/dev/shm")
     with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None) as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'sim.db'}"
-        sim = Simulator(url, weeks=args.weeks, rate=args.rate, seed=args.seed)
+        sim = Simulator(url, weeks=args.weeks, rate=args.rate, seed=args.seed, ramp_h=args.ramp)
         out = sim.run(progress=not args.as_json)
         sim.engine.dispose()
     if args.as_json:

@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 from collections import Counter
+from dataclasses import replace
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,7 +53,7 @@ _FIELDS = ("sku", "carrier", "warehouse", "cause", "state")
 class UrgeInsights:
     def __init__(self, engine: Engine, clock: Clock, shops: Any, *, rule: SurgeRule | None = None,
                  webhook_url: str | None = None, webhook_secret: str | None = None,
-                 detect_every: timedelta = timedelta(minutes=15), deliver_inline: bool = False,
+                 detect_every: timedelta = timedelta(minutes=10), deliver_inline: bool = False,
                  transport: Any = None, sleep: Callable[[float], None] | None = None) -> None:
         self.engine, self.clock, self.shops = engine, clock, shops
         self.rule = rule or SurgeRule()
@@ -119,24 +120,35 @@ class UrgeInsights:
         return [dict(r._mapping) for r in rows]
 
     def detect(self, shop_id: str, end: datetime) -> dict[str, Any] | None:
-        """Evaluate the window ending at ``end``; store and deliver an alert if it is a surge."""
+        """Evaluate the windows ending at ``end`` (the last hour, then the last two: a surge building up
+        slowly shows over two hours first); store and deliver an alert if one is a surge."""
         rule = self.rule
         end = end.astimezone(UTC)
-        current = Window(end - rule.window, end)
+        per_span = replace(rule, alpha=rule.alpha / len(rule.windows))   # Bonferroni over the spans too
         with self.engine.connect() as conn:
-            first = conn.execute(sa.select(sa.func.min(urge_events.c.received_at))
-                                 .where(urge_events.c.shop_id == shop_id)).scalar()
-            windows = baseline_windows(current, rule, utc(first))
-            if not windows:
+            first = utc(conn.execute(sa.select(sa.func.min(urge_events.c.received_at))
+                                     .where(urge_events.c.shop_id == shop_id)).scalar())
+            if first is None:
                 return None
-            now_events = self._events(conn, shop_id, [current])
-            if len({e["order_id"] for e in now_events}) < rule.min_count:
+            share: dict[tuple[str, str], float] | None = None
+            for span in rule.windows:
+                current = Window(end - span, end)
+                windows = baseline_windows(current, rule, first)
+                if not windows:
+                    continue
+                now_events = self._events(conn, shop_id, [current])
+                if len({e["order_id"] for e in now_events}) < rule.min_count:
+                    continue
+                base_events = self._events(conn, shop_id, windows)
+                if share is None:
+                    hist_start = max(first, end - max(rule.windows) - timedelta(weeks=rule.weeks))
+                    share = self._shares(conn, shop_id, hist_start, end - max(rule.windows))
+                finding = evaluate(now_events, base_events, len(windows), share, per_span)
+                if finding is not None:
+                    break
+            else:
                 return None
-            base_events = self._events(conn, shop_id, windows)
-            hist_start: datetime = max(utc(first), current.start - timedelta(weeks=rule.weeks))  # type: ignore[type-var,assignment]
-            share = self._shares(conn, shop_id, hist_start, current.start)
-        finding = evaluate(now_events, base_events, len(windows), share, rule)
-        if finding is None or self._recent(shop_id, finding, end):
+        if self._recent(shop_id, finding, end):
             return None
         return self._store(shop_id, current, finding, now_events)
 
@@ -171,7 +183,8 @@ class UrgeInsights:
     def describe(self, f: Finding, events: list[dict[str, Any]], window: timedelta) -> dict[str, str]:
         """The likely cause in words, from the facts of the window's urges, and what to do about it."""
         mins = int(window.total_seconds() // 60)
-        span = "the last hour" if mins == 60 else f"the last {mins} minutes"
+        span = "the last hour" if mins == 60 else (f"the last {mins // 60} hours" if mins % 60 == 0
+                                                   else f"the last {mins} minutes")
         mine = events if f.dimension == "total" else [e for e in events if str(e.get(f.dimension)) == f.value]
         n_orders = len({e.get("order_id") for e in mine})
         causes = Counter(str(e.get("cause")) for e in mine)
@@ -212,7 +225,7 @@ class UrgeInsights:
 
     def _store(self, shop_id: str, w: Window, f: Finding, events: list[dict[str, Any]]) -> dict[str, Any] | None:
         now = self.clock.now()
-        words = self.describe(f, events, self.rule.window)
+        words = self.describe(f, events, w.end - w.start)
         detail = {"also": [x.as_dict() for x in f.also], "notice_text": words["notice_text"],
                   "causes": dict(Counter(e.get("cause") for e in events))}
         alert_id = new_id("al", w.end)

@@ -1,7 +1,7 @@
 """Surge detection: an hour whose urge count is improbably high against the shop's own baseline.
 
-The rule (evaluated for a window, by default the last hour, for the shop's total and for every SKU,
-warehouse, carrier and actionable cause seen in that window):
+The rule (evaluated for the last hour and for the last two hours, each for the shop's total and for
+every SKU, warehouse, carrier and actionable cause seen in that window):
 
 1. Baseline windows: the same window shifted back 1..``weeks`` weeks, and each of those shifted
    ±``spread_h`` hours (hour-of-week, smoothed over its neighbours). Only windows after the shop's
@@ -18,7 +18,7 @@ warehouse, carrier and actionable cause seen in that window):
    Counts are of distinct orders: a buyer who sends five messages in the hour is one waiting order.
 4. A value is a surge when its count is at least ``min_count``, at least ``min_ratio`` times the
    expected count, and its tail probability ``P(X >= count)`` (``scipy.stats.nbinom.sf``) is below
-   ``alpha / m`` (Bonferroni over the m values tested in the window).
+   ``alpha / (m × spans)`` (Bonferroni over the m values tested in the window and over the spans).
 5. Simultaneous surges are one incident. The primary is the most specific (SKU, then carrier, then
    warehouse, then cause) whose excess is at least ``primary_share`` of the largest excess; the
    others are listed with it. A cause (or total) surge whose urges are ``concentrated`` (80%+) on one
@@ -50,10 +50,10 @@ ACTIONABLE_CAUSES = frozenset({"stock_error", "courier_stall", "delivery_failed"
 
 @dataclass(frozen=True)
 class SurgeRule:
-    window: timedelta = timedelta(hours=1)
+    windows: tuple[timedelta, ...] = (timedelta(hours=1), timedelta(hours=2))
     weeks: int = 4
     spread_h: int = 1
-    min_count: int = 5
+    min_count: int = 4
     min_ratio: float = 2.5
     alpha: float = 1e-3
     prior_weight: float = 1.0
