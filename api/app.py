@@ -168,6 +168,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         drafts,
         feedback,
         health,
+        insights,
         jobs,
         keys,
         knowledge,
@@ -178,7 +179,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     )
 
     for r in (health.router, drafts.router, order_source.router, orders.router, keys.router, feedback.router,
-              jobs.router, knowledge.router, shop.router, pages.router, demo_chat.router, docs.router):
+              jobs.router, knowledge.router, shop.router, pages.router, demo_chat.router, docs.router,
+              insights.router):
         app.include_router(r)
     if settings.metrics == "on":
         from fastapi.responses import Response

@@ -21,6 +21,7 @@ orders_app = typer.Typer(help="Orders: the shop's order source, its store, and c
 shops_app = typer.Typer(help="Shops: create and list them.", no_args_is_help=True)
 prompts_app = typer.Typer(help="Prompt files and phrasebooks.", no_args_is_help=True)
 llm_app = typer.Typer(help="The model-call log of the LLM composer.", no_args_is_help=True)
+insights_app = typer.Typer(help="Urge insights: where urges come from, surges, response times.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 app.add_typer(keys_app, name="keys")
 app.add_typer(kb_app, name="kb")
@@ -28,6 +29,7 @@ app.add_typer(orders_app, name="orders")
 app.add_typer(shops_app, name="shops")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(llm_app, name="llm")
+app.add_typer(insights_app, name="insights")
 
 Shop = Annotated[str, typer.Option("--shop", help="Shop id.")]
 
@@ -659,6 +661,52 @@ def prompts_check() -> None:
     for name, version in list_prompts():
         p = load_prompt(name, version)
         typer.echo(f"{p.name}@{p.version} {p.hash}")
+
+
+# -- insights -----------------------------------------------------------------------------------
+
+Since = Annotated[str | None, typer.Option("--since", help="ISO date or time; without an offset, in the shop's "
+                                                           "timezone (default: 24 h before --until)")]
+Until = Annotated[str | None, typer.Option("--until", help="ISO date or time (default: now)")]
+
+
+@insights_app.command("report")
+def insights_report(shop: Shop = "demo", since: Since = None, until: Until = None,
+                    as_json: Annotated[bool, typer.Option("--json", help="The summary as JSON (as the API)")] = False
+                    ) -> None:
+    """The urge summary of a range: alerts, causes, breakdowns, repeat urgers, response times, approvals."""
+    from drafter.insights.report import render_text
+
+    with _container(with_index=False) as c:
+        s = c.insights.summary(shop, c.insights.range(shop, since, until))
+    typer.echo(json.dumps(s, ensure_ascii=False, indent=2) if as_json else render_text(s))
+
+
+@insights_app.command("export")
+def insights_export(out: Annotated[Path, typer.Option("--out", help="File to write (.csv or .jsonl)")],
+                    shop: Shop = "demo", since: Since = None, until: Until = None) -> None:
+    """Urge events (no buyer text) as CSV or JSON Lines, by the file's extension; default range: 30 days."""
+    import csv
+    from datetime import timedelta
+
+    from drafter.insights.queries import EXPORT_FIELDS
+
+    if out.suffix not in (".csv", ".jsonl"):
+        _fail("--out must end in .csv or .jsonl", 2)
+    n = 0
+    with _container(with_index=False) as c, out.open("w", encoding="utf-8", newline="") as f:
+        rows = c.insights.export(shop, c.insights.range(shop, since, until, default=timedelta(days=30)))
+        if out.suffix == ".csv":
+            w = csv.DictWriter(f, fieldnames=EXPORT_FIELDS)
+            w.writeheader()
+            for r in rows:
+                w.writerow({**r, "skus": " ".join(r["skus"])})
+                n += 1
+        else:
+            for r in rows:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+                n += 1
+    typer.echo(f"{n} urge events written to {out}")
 
 
 def main() -> None:  # pragma: no cover

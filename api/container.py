@@ -16,6 +16,7 @@ from core.settings import Settings
 from drafter.drafts import DraftStore
 from drafter.exemplars import ExemplarSource
 from drafter.feedback import FeedbackLog
+from drafter.insights.service import UrgeInsights
 from drafter.llm_log import LLMCallLog
 from drafter.pipeline import DraftServices
 from drafter.review import Review
@@ -58,6 +59,7 @@ class Container:
     feedback: FeedbackLog
     sources: OrderSources    # what drafts read orders from (each shop's source behind the facts cache)
     events: OrderEvents      # pushed order updates
+    insights: UrgeInsights   # urge events, surge alerts and their webhook
     service: KnowledgeService | None = None  # knowledge writes that keep the index in step (None: no index)
     retriever: Retriever | None = None
     llm: LLMClient | None = None  # built on first use: see llm_client()
@@ -87,7 +89,10 @@ class Container:
         c = cls(settings=settings, clock=clock, engine=engine, shops=ShopStore(engine, clock),
                 knowledge=knowledge, orders=orders, sources=sources, events=events,
                 drafts=DraftStore(engine, clock), keys=KeyStore(engine, clock), review=Review(engine, clock),
-                feedback=FeedbackLog(engine))
+                feedback=FeedbackLog(engine), insights=UrgeInsights(
+                    engine, clock, ShopStore(engine, clock), webhook_url=settings.alert_webhook_url,
+                    webhook_secret=settings.alert_webhook_secret.get_secret_value()
+                    if settings.alert_webhook_secret else None))
         if with_index:
             c.service, c.retriever = build_knowledge(settings, knowledge)
             c.jobs, c.job_queue = build_jobs(settings, engine, clock, c.service, background=True)
@@ -114,7 +119,8 @@ class Container:
                              retrieve_k=s.retrieve_k, executor=self.executor, llm=self.llm_client(),
                              prompt=s.llm_prompt, prompt_ab=s.llm_prompt_ab, redact_for_llm=s.redact_for_llm,
                              max_facts_age_s=s.order_max_age_s, llm_log=LLMCallLog(self.engine, self.clock),
-                             exemplars=ExemplarSource(self.engine), exemplar_limit=s.llm_exemplars)
+                             exemplars=ExemplarSource(self.engine), exemplar_limit=s.llm_exemplars,
+                             insights=self.insights)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

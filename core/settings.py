@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     # Pushed events signed longer ago than this are refused (replays).
     order_events_max_skew_s: int = 300
 
+    # Urge surge alerts (drafter/insights) go to this URL as signed, retried webhooks (core/webhooks.py);
+    # unset: alerts show on the /insights page only.
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: SecretStr | None = None
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -286,3 +286,62 @@ llm_calls = sa.Table(
     sa.Index("ix_llm_calls_shop_at", "shop_id", "at"),
     sa.Index("ix_llm_calls_draft", "draft_id"),
 )
+# 0009: one row per stored draft: what the buyer urged about, from the situation (never the buyer's text),
+# and the response times filled in once each as the draft is decided, inserted and sent.
+urge_events = sa.Table(
+    "urge_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("shop_id", sa.String(64), nullable=False),
+    sa.Column("draft_id", sa.String(40)),
+    sa.Column("order_id", sa.String(64), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("drafted_at", UTCDateTime(), nullable=False),
+    sa.Column("intent_kind", sa.String(20), nullable=False),
+    sa.Column("repeat", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("cause", sa.String(30), nullable=False),
+    sa.Column("overdue", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("overdue_days", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("restock_passed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("needs_human", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("sku", sa.String(100)),
+    sa.Column("skus_json", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("warehouse", sa.String(64)),
+    sa.Column("carrier", sa.String(64)),
+    sa.Column("created_by", sa.String(32)),
+    sa.Column("decision", sa.String(20)),
+    sa.Column("decided_by", sa.String(32)),
+    sa.Column("decided_at", UTCDateTime()),
+    sa.Column("inserted_at", UTCDateTime()),
+    sa.Column("sent_at", UTCDateTime()),
+)
+# A time range of one shop, grouped by a column: on PostgreSQL an index-only scan (the grouped columns ride along).
+sa.Index("ix_urge_events_shop_received", urge_events.c.shop_id, urge_events.c.received_at,
+         postgresql_include=["sku", "warehouse", "carrier", "state", "cause", "intent_kind"])
+sa.Index("ix_urge_events_shop_order", urge_events.c.shop_id, urge_events.c.order_id)
+sa.Index("ix_urge_events_draft", urge_events.c.draft_id)
+sa.Index("ix_urge_events_shop_decided", urge_events.c.shop_id, urge_events.c.decided_at)
+
+# 0009: a surge found by drafter/insights/surges.py; one per shop, dimension, value and window.
+urge_alerts = sa.Table(
+    "urge_alerts", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("shop_id", sa.String(64), nullable=False),
+    sa.Column("dimension", sa.String(20), nullable=False),
+    sa.Column("value", sa.String(100), nullable=False),
+    sa.Column("window_start", UTCDateTime(), nullable=False),
+    sa.Column("window_end", UTCDateTime(), nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("expected", sa.Float, nullable=False),
+    sa.Column("p_value", sa.Float, nullable=False),
+    sa.Column("cause_text", sa.Text, nullable=False),
+    sa.Column("action", sa.String(30), nullable=False),
+    sa.Column("action_text", sa.Text, nullable=False),
+    sa.Column("detail_json", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("webhook_status", sa.String(20)),
+    sa.Column("webhook_attempts", sa.Integer),
+    sa.Column("webhook_error", sa.String(300)),
+    sa.UniqueConstraint("shop_id", "dimension", "value", "window_end", name="ux_urge_alerts_key"),
+)
+sa.Index("ix_urge_alerts_shop_created", urge_alerts.c.shop_id, urge_alerts.c.created_at)

@@ -65,6 +65,8 @@ class DraftServices:
     exemplar_limit: int = 3
     # Facts read longer ago than this (``fetched_at``) are not used for status claims.
     max_facts_age_s: float | None = None
+    # drafter.insights.service.UrgeInsights: surge detection after each stored draft (None: events only).
+    insights: Any = None
     # One small pool shared by drafts: the order call runs there so a hung source costs a timeout,
     # not a worker.
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(

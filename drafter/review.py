@@ -22,6 +22,7 @@ from drafter.claim_check import check_text
 from drafter.drafts import DraftItem, DraftStore, to_item, to_result
 from drafter.errors import ClaimCheckFailed, IllegalTransition
 from drafter.guard import GuardReport, Violation
+from drafter.insights import events as urge_events
 from drafter.redact import redact
 from drafter.request import DraftRequest
 from drafter.result import DraftResult
@@ -121,6 +122,7 @@ class Review:
                               "edit_distance": feedback.edit_distance(result.text, final),
                               "warnings": [w.model_dump() for w in warnings]}
                 feedback.append(conn, at=now, shop_id=shop_id, event=event, result=result, key_id=key_id, **extra)
+                urge_events.mark_decision(conn, draft_id, event, now, key_id)
         except IllegalTransition:
             again = self.store.row(shop_id, draft_id)  # a concurrent twin of this very request won
             if again.status in ("approved", "sent") and again.final_text == final:
@@ -161,6 +163,7 @@ class Review:
                                  decided_by=key_id)
                 feedback.append(conn, at=now, shop_id=shop_id, event="rejected", result=to_result(row),
                                 key_id=key_id, reason=reason, note=redact(note))
+                urge_events.mark_decision(conn, draft_id, "rejected", now, key_id)
         except IllegalTransition:
             again = self.store.row(shop_id, draft_id)
             if again.status == "rejected" and again.reject_reason == reason:
@@ -173,9 +176,10 @@ class Review:
         row = self.store.row(shop_id, draft_id)
         if row.status not in ("approved", "sent"):
             raise IllegalTransition(f"draft {draft_id} is {row.status}; only an approved draft can be inserted")
+        now = self.clock.now()
         with self.engine.begin() as conn:
-            feedback.append(conn, at=self.clock.now(), shop_id=shop_id, event="inserted", result=to_result(row),
-                            key_id=key_id)
+            feedback.append(conn, at=now, shop_id=shop_id, event="inserted", result=to_result(row), key_id=key_id)
+            urge_events.mark_inserted(conn, draft_id, now)
         return Decision(to_item(row), "inserted", [])
 
     def sent(self, shop_id: str, draft_id: str, key_id: str | None) -> Decision:
@@ -189,6 +193,7 @@ class Review:
             self._transition(conn, row, "sent")
             feedback.append(conn, at=now, shop_id=shop_id, event="sent", result=to_result(row), key_id=key_id,
                             final_text=redact(row.final_text))
+            urge_events.mark_sent(conn, draft_id, now)
         return Decision(self.store.item(shop_id, draft_id), "sent", [])
 
     def _transition(self, conn: Connection, row: sa.Row, to: str, **values: object) -> None:

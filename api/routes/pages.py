@@ -49,6 +49,21 @@ def kb_page() -> FileResponse:
     return FileResponse(STATIC_DIR / "kb.html", media_type=_MEDIA[".html"], headers=_PAGE_HEADERS)
 
 
+@router.api_route("/insights", methods=["GET", "HEAD"])
+def insights_page() -> FileResponse:
+    """The managers' urge insights: the urge curve with its surges, breakdowns, alerts, response times."""
+    return FileResponse(STATIC_DIR / "insights.html", media_type=_MEDIA[".html"], headers=_PAGE_HEADERS)
+
+
+@router.api_route("/static/vendor/{name}", methods=["GET", "HEAD"])
+def vendor_file(name: str) -> FileResponse:
+    """Third-party browser libraries, vendored from npm with their licences (no CDN: these machines are offline)."""
+    path = STATIC_DIR / "vendor" / name
+    if not _NAME.fullmatch(name) or path.suffix not in _MEDIA or not path.is_file():
+        raise HTTPException(404, f"no vendored file {name!r}")
+    return FileResponse(path, media_type=_MEDIA[path.suffix], headers=_HEADERS)
+
+
 @router.api_route("/static/{name}", methods=["GET", "HEAD"])
 def static_file(name: str) -> FileResponse:
     # A plain route rather than a StaticFiles mount: FastAPI's include_router drops mounts, and this

@@ -826,6 +826,7 @@ async function start() {
     state.role = null;   // unknown: the API's 403 will say so at the first write
   }
   applyRole();
+  openPrefilled();
   await Promise.all([loadOrders(), loadSettings()]);
   const running = sessionStorage.getItem(JOB_STORAGE);
   if (running) followJob(running);
@@ -846,6 +847,22 @@ function applyRole() {
     const b = $(id);
     if (b) b.disabled = readOnly;
   }
+}
+
+// /kb?new=notice&title=…&text=… (the insights page's "write a notice"): a new notice, filled in, not saved.
+// The manager edits it, sets its validity and saves; nothing is written without that click.
+function openPrefilled() {
+  const q = new URLSearchParams(location.search);
+  const kind = q.get("new");
+  if (!kind || !["notice", "policy", "style"].includes(kind)) return;
+  newItem();
+  $("#f-kind").value = kind;
+  $("#f-id").value = q.get("id") || "";
+  $("#f-title").value = q.get("title") || "";
+  $("#f-text").value = q.get("text") || "";
+  updateCount();
+  setKindUi();
+  $("#f-text").focus();
 }
 
 function wire() {

@@ -74,6 +74,16 @@ ROUTES = [
     Route("POST", "/v1/shop/order-source/check", ("admin",), {"order_id": "T1001"}, owned=True),
     # Pushed events are signed with the shop's events secret, not an API key: unsigned is 401 for everyone.
     Route("POST", "/v1/orders/events", None, {"id": "e1", "order": {"order_id": "T1001"}}, fixed=401),
+    # Urge insights: managers and admins; another shop's events are checked by test_insights_api.
+    Route("GET", "/insights", None),
+    Route("GET", "/v1/insights/urges?by=sku", MANAGERS),
+    Route("GET", "/v1/insights/alerts", MANAGERS),
+    Route("GET", "/v1/insights/causes", MANAGERS),
+    Route("GET", "/v1/insights/repeats", MANAGERS),
+    Route("GET", "/v1/insights/response-times", MANAGERS),
+    Route("GET", "/v1/insights/approvals", MANAGERS),
+    Route("GET", "/v1/insights/summary", MANAGERS),
+    Route("GET", "/v1/insights/export?format=csv", MANAGERS),
     Route("GET", "/v1/keys", ("admin",)),
     Route("POST", "/v1/keys", ("admin",), {"role": "agent"}),
     Route("DELETE", "/v1/keys/{key}", ("admin",), owned=True),

@@ -1,0 +1,294 @@
+"""The insight queries over urge events: breakdowns, causes against the usual level, repeat urgers,
+response times, approvals. Every query is scoped to one shop and a time range.
+
+Times: a range is given in the shop's timezone (an ISO time without offset, or a date, is read there)
+and stored events are UTC. Hour buckets are computed in SQL as whole UTC hours (the same expression
+on PostgreSQL and SQLite) and labelled in the shop's timezone; that is exact for every zone whose
+offset is a whole number of hours (all of China's and most others).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from core.db import utc
+from core.errors import InvalidInput
+from core.tables import urge_events as ue
+from drafter.insights.events import URGE_KINDS
+
+__all__ = ["BY", "Range", "approvals", "causes", "export_rows", "parse_range", "repeats", "response_times",
+           "urges"]
+
+BY = ("sku", "warehouse", "carrier", "state", "cause", "intent", "hour", "day", "hour_of_day")
+MAX_RANGE = timedelta(days=400)
+_COLUMN = {"sku": ue.c.sku, "warehouse": ue.c.warehouse, "carrier": ue.c.carrier, "state": ue.c.state,
+           "cause": ue.c.cause, "intent": ue.c.intent_kind}
+
+
+@dataclass(frozen=True)
+class Range:
+    since: datetime   # UTC, inclusive
+    until: datetime   # UTC, exclusive
+    tz: ZoneInfo
+
+    @property
+    def hours(self) -> float:
+        return (self.until - self.since).total_seconds() / 3600
+
+    def as_dict(self) -> dict[str, str]:
+        return {"since": self.since.astimezone(self.tz).isoformat(), "until": self.until.astimezone(self.tz).isoformat(),
+                "timezone": str(self.tz)}
+
+
+def _parse_time(value: str | datetime | date, tz: ZoneInfo, name: str) -> datetime:
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime.combine(value, time(0))
+    else:
+        try:
+            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InvalidInput(f"{name} must be an ISO date or time, e.g. 2026-11-12T10:00+08:00", field=name) from exc
+    if dt.tzinfo is None:  # a local time of the shop
+        dt = dt.replace(tzinfo=tz)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError as exc:  # year 1 or 9999 moved across an offset
+        raise InvalidInput(f"{name} is out of range", field=name) from exc
+
+
+def parse_range(since: str | datetime | date | None, until: str | datetime | date | None, tz: ZoneInfo,
+                now: datetime, default: timedelta = timedelta(hours=24)) -> Range:
+    """``until`` defaults to now, ``since`` to ``default`` before it."""
+    end = _parse_time(until, tz, "until") if until else now.astimezone(UTC)
+    try:
+        start = _parse_time(since, tz, "since") if since else end - default
+    except OverflowError as exc:
+        raise InvalidInput("until is out of range", field="until") from exc
+    if start.year < 1970 or end.year >= 3000:
+        raise InvalidInput("a range lies between 1970 and 3000", field="since" if start.year < 1970 else "until")
+    if start >= end:
+        raise InvalidInput("since must be before until", field="since")
+    if end - start > MAX_RANGE:
+        raise InvalidInput(f"a range is at most {MAX_RANGE.days} days", field="since")
+    return Range(start, end, tz)
+
+
+def _where(shop_id: str, rng: Range, kinds: tuple[str, ...] | None = URGE_KINDS) -> list[Any]:
+    w = [ue.c.shop_id == shop_id, ue.c.received_at >= rng.since, ue.c.received_at < rng.until]
+    if kinds:
+        w.append(ue.c.intent_kind.in_(kinds))
+    return w
+
+
+def hour_bucket(engine: Engine, col: Any = None) -> Any:
+    """Whole UTC hours since the epoch, as an integer, on either backend."""
+    col = ue.c.received_at if col is None else col
+    if engine.dialect.name == "postgresql":
+        return sa.cast(sa.func.floor(sa.extract("epoch", col) / 3600), sa.BigInteger)
+    return sa.cast(sa.func.strftime("%s", col), sa.Integer) // 3600
+
+
+def urges(engine: Engine, shop_id: str, rng: Range, by: str, *, kinds: tuple[str, ...] | None = URGE_KINDS,
+          limit: int = 200) -> dict[str, Any]:
+    """``{"total": N, "groups": [{"key", "count"}]}``: largest groups first; time buckets in time order."""
+    if by not in BY:
+        raise InvalidInput(f"by must be one of {', '.join(BY)}", field="by")
+    where = _where(shop_id, rng, kinds)
+    with engine.connect() as conn:
+        if by in _COLUMN:
+            col = _COLUMN[by]
+            n = sa.func.count().label("n")
+            rows = conn.execute(sa.select(col, n).where(*where).group_by(col).order_by(n.desc(), col)).all()
+            total = sum(r.n for r in rows)
+            groups = [{"key": r[0], "count": int(r.n)} for r in rows[:limit]]
+            return {"total": total, "groups": groups, "range": rng.as_dict(), "by": by}
+        hb = hour_bucket(engine).label("h")
+        rows = conn.execute(sa.select(hb, sa.func.count().label("n")).where(*where).group_by(hb)).all()
+    per_hour = {int(r.h): int(r.n) for r in rows}
+    total = sum(per_hour.values())
+    if by == "hour_of_day":
+        counts: Counter[int] = Counter()
+        for h, k in per_hour.items():
+            counts[datetime.fromtimestamp(h * 3600, UTC).astimezone(rng.tz).hour] += k
+        groups = [{"key": h, "count": counts.get(h, 0)} for h in range(24)]
+    elif by == "hour":
+        first, last = int(rng.since.timestamp() // 3600), int(math.ceil(rng.until.timestamp() / 3600))
+        if last - first > 24 * 93:
+            raise InvalidInput("by=hour covers at most 93 days; use by=day", field="by")
+        groups = [{"key": datetime.fromtimestamp(h * 3600, UTC).astimezone(rng.tz).isoformat(),
+                   "count": per_hour.get(h, 0)} for h in range(first, last)]
+    else:  # day, in the shop's timezone
+        days: Counter[str] = Counter()
+        for h, k in per_hour.items():
+            days[datetime.fromtimestamp(h * 3600, UTC).astimezone(rng.tz).date().isoformat()] += k
+        d0, d1 = rng.since.astimezone(rng.tz).date(), (rng.until - timedelta(microseconds=1)).astimezone(rng.tz).date()
+        groups = [{"key": (d0 + timedelta(days=i)).isoformat(), "count": days.get((d0 + timedelta(days=i)).isoformat(), 0)}
+                  for i in range((d1 - d0).days + 1)]
+    return {"total": total, "groups": groups, "range": rng.as_dict(), "by": by}
+
+
+def causes(engine: Engine, shop_id: str, rng: Range, *, weeks: int = 4) -> list[dict[str, Any]]:
+    """Each cause's count in the range against the shop's usual level: its count over the ``weeks``
+    before the range, scaled to the range's length. ``ratio`` is null when the cause is new."""
+    with engine.connect() as conn:
+        first = utc(conn.execute(sa.select(sa.func.min(ue.c.received_at)).where(ue.c.shop_id == shop_id)).scalar())
+        # The usual level comes from the weeks the shop has history for, never from empty ones.
+        start = max(rng.since - timedelta(weeks=weeks), first) if first else rng.since - timedelta(weeks=weeks)
+        if start >= rng.since:
+            return [{"cause": c, "count": int(n), "usual": None, "ratio": None} for c, n in sorted(
+                conn.execute(sa.select(ue.c.cause, sa.func.count()).where(*_where(shop_id, rng))
+                             .group_by(ue.c.cause)).all(), key=lambda r: (-r[1], r[0]))]
+        before = Range(start, rng.since, rng.tz)
+        q = sa.select(ue.c.cause, sa.func.count())
+        now: dict[str, int] = {c: int(k) for c, k in conn.execute(q.where(*_where(shop_id, rng)).group_by(ue.c.cause))}
+        past: dict[str, int] = {c: int(k) for c, k in conn.execute(q.where(*_where(shop_id, before))
+                                                                   .group_by(ue.c.cause))}
+    scale = rng.hours / before.hours
+    out = []
+    for cause in sorted(set(now) | set(past), key=lambda c: (-now.get(c, 0), c)):
+        usual = past.get(cause, 0) * scale
+        n = int(now.get(cause, 0))
+        out.append({"cause": cause, "count": n, "usual": round(usual, 2),
+                    "ratio": round(n / usual, 2) if usual > 0 else None})
+    return out
+
+
+def repeats(engine: Engine, shop_id: str, rng: Range, *, min_urges: int = 2, limit: int = 20) -> dict[str, Any]:
+    """Orders urged ``min_urges``+ times in the range: how many, and the most urged ones."""
+    n = sa.func.count().label("n")
+    grouped = (sa.select(ue.c.order_id, n, sa.func.max(ue.c.received_at).label("last"),
+                         sa.func.max(ue.c.cause).label("cause"))
+               .where(*_where(shop_id, rng)).group_by(ue.c.order_id).having(sa.func.count() >= min_urges))
+    sub = grouped.subquery()
+    with engine.connect() as conn:
+        orders = conn.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one()
+        top = conn.execute(grouped.order_by(n.desc(), ue.c.order_id).limit(limit)).all()
+    return {"orders": int(orders), "min_urges": min_urges,
+            "top": [{"order_id": r.order_id, "urges": int(r.n), "last": utc(r.last).astimezone(rng.tz).isoformat(),  # type: ignore[union-attr]
+                     "cause": r.cause} for r in top]}
+
+
+def _percentiles(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"n": 0, "p50": None, "p90": None, "p95": None}
+    arr = np.asarray(values, dtype=float)
+    p50, p90, p95 = np.percentile(arr, [50, 90, 95])
+    return {"n": len(values), "p50": round(float(p50), 1), "p90": round(float(p90), 1), "p95": round(float(p95), 1)}
+
+
+def response_times(engine: Engine, shop_id: str, rng: Range) -> dict[str, Any]:
+    """Seconds from the buyer's message to the draft, to the agent's decision, to insertion, to sending:
+    percentiles overall, per agent key (who decided) and per hour of day (shop time) of the message.
+
+    PostgreSQL computes them in SQL (``percentile_cont``); SQLite has no percentile aggregate, so its
+    rows are read and numpy computes the same (linear-interpolated) percentiles.
+    """
+    if engine.dialect.name == "postgresql":
+        return _response_times_pg(engine, shop_id, rng)
+    cols = (ue.c.decided_by, ue.c.received_at, ue.c.drafted_at, ue.c.decided_at, ue.c.inserted_at, ue.c.sent_at)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(*cols).where(*_where(shop_id, rng, None))).all()
+    overall: dict[str, list[float]] = defaultdict(list)
+    per_agent: dict[str, list[float]] = defaultdict(list)
+    per_hour: dict[int, list[float]] = defaultdict(list)
+    for r in rows:
+        rec = utc(r.received_at)
+        times = dict(zip(STAGES, (r.drafted_at, r.decided_at, r.inserted_at, r.sent_at), strict=True))
+        for stage, at in times.items():
+            if at is not None:
+                overall[stage].append(max(0.0, (utc(at) - rec).total_seconds()))  # type: ignore[operator]
+        if r.decided_at is not None:
+            secs = max(0.0, (utc(r.decided_at) - rec).total_seconds())  # type: ignore[operator]
+            per_agent[r.decided_by or "(unknown)"].append(secs)
+            per_hour[rec.astimezone(rng.tz).hour].append(secs)  # type: ignore[union-attr]
+    return {"stages": {s: _percentiles(overall[s]) for s in STAGES},
+            "per_agent": [{"key": k, **_percentiles(v)} for k, v in sorted(per_agent.items())],
+            "per_hour": [{"hour": h, **_percentiles(per_hour[h])} for h in range(24) if per_hour.get(h)]}
+
+
+STAGES = ("draft", "decided", "inserted", "sent")
+_STAGE_COL = {"draft": ue.c.drafted_at, "decided": ue.c.decided_at, "inserted": ue.c.inserted_at,
+              "sent": ue.c.sent_at}
+
+
+def _pg_pcts(secs: Any) -> list[Any]:
+    pcts = sa.func.percentile_cont(sa.literal([0.5, 0.9, 0.95], sa.ARRAY(sa.Float))).within_group(secs)
+    return [sa.func.count(secs).label("n"), pcts.label("p")]
+
+
+def _pg_row(r: Any) -> dict[str, Any]:
+    if not r.n:
+        return {"n": 0, "p50": None, "p90": None, "p95": None}
+    return {"n": int(r.n), **{k: round(float(v), 1) for k, v in zip(("p50", "p90", "p95"), r.p, strict=True)}}
+
+
+def _response_times_pg(engine: Engine, shop_id: str, rng: Range) -> dict[str, Any]:
+    where = _where(shop_id, rng, None)
+
+    def secs(col: Any) -> Any:
+        return sa.func.greatest(0.0, sa.extract("epoch", col - ue.c.received_at))
+
+    decided = secs(ue.c.decided_at)
+    hour = sa.extract("hour", sa.func.timezone(str(rng.tz), ue.c.received_at)).label("hour")
+    with engine.connect() as conn:
+        stages = {s: _pg_row(conn.execute(sa.select(*_pg_pcts(secs(c))).where(*where, c.is_not(None))).one())
+                  for s, c in _STAGE_COL.items()}
+        agents = conn.execute(sa.select(sa.func.coalesce(ue.c.decided_by, "(unknown)").label("key"), *_pg_pcts(decided))
+                              .where(*where, ue.c.decided_at.is_not(None)).group_by(sa.text("1"))
+                              .order_by(sa.text("1"))).all()
+        hours = conn.execute(sa.select(hour, *_pg_pcts(decided)).where(*where, ue.c.decided_at.is_not(None))
+                             .group_by(sa.text("1")).order_by(sa.text("1"))).all()
+    return {"stages": stages, "per_agent": [{"key": r.key, **_pg_row(r)} for r in agents],
+            "per_hour": [{"hour": int(r.hour), **_pg_row(r)} for r in hours]}
+
+
+def approvals(engine: Engine, shop_id: str, rng: Range) -> list[dict[str, Any]]:
+    """Per situation (order state): drafts decided, and the share approved without an edit."""
+    n = sa.func.count().label("n")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(ue.c.state, ue.c.decision, n).where(
+            *_where(shop_id, rng, None), ue.c.decision.is_not(None)).group_by(ue.c.state, ue.c.decision)).all()
+    table: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in rows:
+        table[r.state][r.decision] += int(r.n)
+    out = []
+    for state, c in sorted(table.items(), key=lambda kv: -sum(kv[1].values())):
+        decided = sum(c.values())
+        out.append({"state": state, "decided": decided, "approved": c["approved"], "edited": c["edited"],
+                    "rejected": c["rejected"], "approved_unedited_share": round(c["approved"] / decided, 3)})
+    return out
+
+
+EXPORT_FIELDS = ("received_at", "drafted_at", "order_id", "draft_id", "intent_kind", "repeat", "state", "cause",
+                 "overdue", "overdue_days", "restock_passed", "needs_human", "sku", "skus", "warehouse", "carrier",
+                 "created_by", "decision", "decided_by", "decided_at", "inserted_at", "sent_at")
+
+
+def export_rows(engine: Engine, shop_id: str, rng: Range, *, batch: int = 2000) -> Iterator[dict[str, Any]]:
+    """Every event of the range (all intents), oldest first; the stored rows hold no buyer text."""
+    q = sa.select(ue).where(*_where(shop_id, rng, None)).order_by(ue.c.received_at, ue.c.id)
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=batch).execute(q)
+        for r in result:
+            row = r._mapping
+            out: dict[str, Any] = {}
+            for f in EXPORT_FIELDS:
+                if f == "skus":
+                    out[f] = json.loads(row["skus_json"] or "[]")
+                    continue
+                v = row[f]
+                out[f] = utc(v).astimezone(rng.tz).isoformat() if isinstance(v, datetime) else v  # type: ignore[union-attr]
+            yield out

@@ -1,0 +1,300 @@
+"""The urge-insights use cases: the one object the API, the CLI and the simulator call.
+
+Detection runs after stored drafts, at most once per ``detect_every`` per shop and process (several
+workers may each run it: an alert is unique per shop, value and window, and a recent alert about the
+same value holds back a repeat for ``rule.cooldown``). Webhook delivery (``core/webhooks.py``: signed,
+retried, one delivery id per alert) runs off the draft's path unless ``deliver_inline``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from core.clock import Clock
+from core.db import utc
+from core.ids import new_id
+from core.tables import urge_alerts, urge_events
+from drafter.insights import queries
+from drafter.insights.events import URGE_KINDS
+from drafter.insights.surges import DIMENSIONS, Finding, SurgeRule, Window, baseline_windows, evaluate
+
+log = logging.getLogger("replydesk.insights")
+
+__all__ = ["UrgeInsights"]
+
+_CAUSE_TEXT = {
+    "stock_error": "out of stock with a restock date already passed",
+    "out_of_stock": "out of stock",
+    "courier_stall": "parcels with no tracking update for over 48 hours",
+    "delivery_failed": "parcels whose delivery failed",
+    "overdue": "past the promised dispatch time",
+    "notice_delay": "delayed by the shop's own dispatch notice",
+    "presale": "presale orders",
+    "at_pickup": "parcels waiting at a pickup point",
+    "in_transit": "parcels in transit",
+    "awaiting": "orders within their dispatch promise",
+}
+_DIM_LABEL = {"sku": "SKU", "carrier": "carrier", "warehouse": "warehouse", "cause": "cause", "total": "the shop"}
+_FIELDS = ("sku", "carrier", "warehouse", "cause", "state")
+
+
+class UrgeInsights:
+    def __init__(self, engine: Engine, clock: Clock, shops: Any, *, rule: SurgeRule | None = None,
+                 webhook_url: str | None = None, webhook_secret: str | None = None,
+                 detect_every: timedelta = timedelta(minutes=10), deliver_inline: bool = False,
+                 transport: Any = None, sleep: Callable[[float], None] | None = None) -> None:
+        self.engine, self.clock, self.shops = engine, clock, shops
+        self.rule = rule or SurgeRule()
+        self.webhook_url, self.webhook_secret = webhook_url, webhook_secret
+        self.detect_every, self.deliver_inline = detect_every, deliver_inline
+        self.transport, self.sleep = transport, sleep
+        self._last: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    # -- ranges --------------------------------------------------------------------------------
+    def zone(self, shop_id: str) -> ZoneInfo:
+        return self.shops.get(shop_id).settings.zone
+
+    def range(self, shop_id: str, since: Any = None, until: Any = None,
+              default: timedelta = timedelta(hours=24)) -> queries.Range:
+        return queries.parse_range(since, until, self.zone(shop_id), self.clock.now(), default)
+
+    # -- queries -------------------------------------------------------------------------------
+    def urges(self, shop_id: str, rng: queries.Range, by: str) -> dict[str, Any]:
+        return queries.urges(self.engine, shop_id, rng, by)
+
+    def summary(self, shop_id: str, rng: queries.Range) -> dict[str, Any]:
+        """Everything the page and ``replydesk insights report`` show, for one range."""
+        hourly = queries.urges(self.engine, shop_id, rng, "hour" if rng.hours <= 24 * 93 else "day")
+        return {
+            "range": rng.as_dict(),
+            "total": hourly["total"],
+            "curve": {"by": hourly["by"], "groups": hourly["groups"]},
+            "breakdown": {by: queries.urges(self.engine, shop_id, rng, by)["groups"][:20]
+                          for by in ("sku", "warehouse", "carrier", "state", "cause")},
+            "causes": queries.causes(self.engine, shop_id, rng),
+            "repeats": queries.repeats(self.engine, shop_id, rng),
+            "response_times": queries.response_times(self.engine, shop_id, rng),
+            "approvals": queries.approvals(self.engine, shop_id, rng),
+            "alerts": self.alerts(shop_id, since=rng.since, until=rng.until),
+        }
+
+    def export(self, shop_id: str, rng: queries.Range) -> Iterator[dict[str, Any]]:
+        return queries.export_rows(self.engine, shop_id, rng)
+
+    # -- detection -----------------------------------------------------------------------------
+    def after_event(self, shop_id: str) -> dict[str, Any] | None:
+        """Called after each stored draft: evaluate the last window once per ``detect_every``."""
+        now = self.clock.now()
+        slot = int(now.timestamp() // self.detect_every.total_seconds())
+        with self._lock:
+            if self._last.get(shop_id) == slot:
+                return None
+            self._last[shop_id] = slot
+        try:
+            return self.detect(shop_id, now)
+        except Exception:  # insight is a by-product: it must never fail a draft
+            log.exception("surge detection failed for shop %s", shop_id)
+            return None
+
+    def _events(self, conn: Any, shop_id: str, windows: list[Window]) -> list[dict[str, Any]]:
+        if not windows:
+            return []
+        ranges = [sa.and_(urge_events.c.received_at >= w.start, urge_events.c.received_at < w.end) for w in windows]
+        cols = [urge_events.c[f] for f in _FIELDS] + [urge_events.c.restock_passed, urge_events.c.received_at,
+                                                      urge_events.c.order_id]
+        rows = conn.execute(sa.select(*cols).where(urge_events.c.shop_id == shop_id,
+                                                   urge_events.c.intent_kind.in_(URGE_KINDS), sa.or_(*ranges))).all()
+        return [dict(r._mapping) for r in rows]
+
+    def detect(self, shop_id: str, end: datetime) -> dict[str, Any] | None:
+        """Evaluate the windows ending at ``end`` (the last hour, then the last two: a surge building up
+        slowly shows over two hours first); store and deliver an alert if one is a surge."""
+        rule = self.rule
+        end = end.astimezone(UTC)
+        per_span = replace(rule, alpha=rule.alpha / len(rule.windows))   # Bonferroni over the spans too
+        with self.engine.connect() as conn:
+            first = utc(conn.execute(sa.select(sa.func.min(urge_events.c.received_at))
+                                     .where(urge_events.c.shop_id == shop_id)).scalar())
+            if first is None:
+                return None
+            share: dict[tuple[str, str], float] | None = None
+            for span in rule.windows:
+                current = Window(end - span, end)
+                windows = baseline_windows(current, rule, first)
+                if not windows:
+                    continue
+                now_events = self._events(conn, shop_id, [current])
+                if len({e["order_id"] for e in now_events}) < rule.min_count:
+                    continue
+                base_events = self._events(conn, shop_id, windows)
+                if share is None:
+                    hist_start = max(first, end - max(rule.windows) - timedelta(weeks=rule.weeks))
+                    share = self._shares(conn, shop_id, hist_start, end - max(rule.windows))
+                finding = evaluate(now_events, base_events, len(windows), share, per_span)
+                if finding is not None:
+                    break
+            else:
+                return None
+        if self._recent(shop_id, finding, end):
+            return None
+        return self._store(shop_id, current, finding, now_events)
+
+    def _shares(self, conn: Any, shop_id: str, start: datetime, end: datetime) -> dict[tuple[str, str], float]:
+        where = [urge_events.c.shop_id == shop_id, urge_events.c.received_at >= start, urge_events.c.received_at < end,
+                 urge_events.c.intent_kind.in_(URGE_KINDS)]
+        out: dict[tuple[str, str], float] = {}
+        for dim in DIMENSIONS:
+            col = urge_events.c[dim]
+            rows = conn.execute(sa.select(col, sa.func.count()).where(*where).group_by(col)).all()
+            total = sum(n for _, n in rows) or 1
+            out.update({(dim, str(v)): n / total for v, n in rows if v is not None})
+        return out
+
+    def _recent(self, shop_id: str, f: Finding, end: datetime) -> bool:
+        """An alert within the cooldown about any of this finding's values is the same incident; so is a rise
+        of the whole shop while an incident is open (its urges are part of the total)."""
+        keys = {(f.dimension, f.value)} | {(x.dimension, x.value) for x in f.also}
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(urge_alerts.c.dimension, urge_alerts.c.value, urge_alerts.c.detail_json)
+                                .where(urge_alerts.c.shop_id == shop_id,
+                                       urge_alerts.c.window_end > end - self.rule.cooldown)).all()
+        if rows and f.dimension == "total":
+            return True
+        for r in rows:
+            seen = {(r.dimension, r.value)} | {(x["dimension"], x["value"])
+                                               for x in json.loads(r.detail_json).get("also", [])}
+            if keys & seen:
+                return True
+        return False
+
+    def describe(self, f: Finding, events: list[dict[str, Any]], window: timedelta) -> dict[str, str]:
+        """The likely cause in words, from the facts of the window's urges, and what to do about it."""
+        mins = int(window.total_seconds() // 60)
+        span = "the last hour" if mins == 60 else (f"the last {mins // 60} hours" if mins % 60 == 0
+                                                   else f"the last {mins} minutes")
+        mine = events if f.dimension == "total" else [e for e in events if str(e.get(f.dimension)) == f.value]
+        n_orders = len({e.get("order_id") for e in mine})
+        causes = Counter(str(e.get("cause")) for e in mine)
+        cause, n_cause = causes.most_common(1)[0]
+        how_many = "all" if n_cause == len(mine) else f"{n_cause} of them"
+        what = f"{_DIM_LABEL[f.dimension]} {f.value}" if f.dimension != "total" else "no single SKU, warehouse or carrier"
+        if f.dimension == "total":
+            text = f"{len(events)} urges in {span}; {what} explains it"
+        else:
+            who = f"{n_orders}" if n_orders == len(mine) else f"{len(mine)} (from {n_orders} orders)"
+            text = f"{len(events)} urges in {span}, {who} for {what}"
+        text += f", {how_many} {_CAUSE_TEXT.get(cause, cause)}"
+        for dim in ("warehouse", "carrier", "sku"):
+            if dim == f.dimension:
+                continue
+            vals = Counter(e.get(dim) for e in mine if e.get(dim))
+            if vals:
+                v, n = vals.most_common(1)[0]
+                if n >= 0.8 * len(mine) and len(mine) > 1:
+                    text += f"; {'all' if n == len(mine) else f'{n}'} via {dim} {v}"
+        text += f"; usually about {f.expected:.0f} {'in all' if f.dimension == 'total' else 'for ' + what} at this hour"
+        subject = f.value if f.dimension in ("sku", "warehouse", "carrier") else None
+        if cause == "stock_error":
+            action, act = "fix_stock", (f"Correct the stock and restock date of {subject or 'the SKU'} in the order "
+                                        "system, then write a notice with the real date")
+            notice = f"{subject or '部分商品'}补货延迟，我们正在与仓库确认新的到货时间，确认后第一时间发货，给您带来不便深表歉意。"
+        elif cause in ("courier_stall", "delivery_failed") or f.dimension == "carrier":
+            action, act = "call_courier", f"Call {subject or 'the courier'} about stalled parcels and ask for a date"
+            notice = f"近期{subject or '部分快递'}物流更新延迟，我们已联系快递公司加急处理，请您耐心等待。"
+        elif f.dimension == "warehouse" or cause == "overdue":
+            action, act = "check_warehouse", (f"Ask warehouse {subject or ''} why orders are past their dispatch "
+                                              "time; write a notice if it will last").replace("  ", " ")
+            notice = "近期仓库发货量较大，发货将延迟1-2天，我们正在加紧处理，给您带来不便深表歉意。"
+        else:
+            action, act = "write_notice", "Write a notice so agents and buyers get the same, true answer"
+            notice = "近期咨询发货的亲较多，我们正在加紧处理，请您耐心等待。"
+        return {"cause_text": text, "action": action, "action_text": act, "notice_text": notice}
+
+    def _store(self, shop_id: str, w: Window, f: Finding, events: list[dict[str, Any]]) -> dict[str, Any] | None:
+        now = self.clock.now()
+        words = self.describe(f, events, w.end - w.start)
+        detail = {"also": [x.as_dict() for x in f.also], "notice_text": words["notice_text"],
+                  "causes": dict(Counter(e.get("cause") for e in events))}
+        alert_id = new_id("al", w.end)
+        values = dict(id=alert_id, shop_id=shop_id, dimension=f.dimension, value=f.value[:100], window_start=w.start,
+                      window_end=w.end, count=f.count, expected=round(f.expected, 3), p_value=f.p_value,
+                      cause_text=words["cause_text"], action=words["action"], action_text=words["action_text"],
+                      detail_json=json.dumps(detail, ensure_ascii=False), created_at=now,
+                      webhook_status="off" if not self.webhook_url else "pending")
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(urge_alerts.insert().values(**values))
+        except IntegrityError:  # another worker stored this very alert
+            return None
+        alert = self.alert(shop_id, alert_id)
+        if self.webhook_url:
+            if self.deliver_inline:
+                self._deliver(alert)
+            else:
+                threading.Thread(target=self._deliver, args=(alert,), name="alert-webhook", daemon=True).start()
+        return alert
+
+    def _deliver(self, alert: dict[str, Any]) -> None:
+        from core.webhooks import send_webhook
+
+        kwargs: dict[str, Any] = {"transport": self.transport, "clock": self.clock}
+        if self.sleep is not None:
+            kwargs["sleep"] = self.sleep
+        if not self.webhook_secret:  # never send unsigned: the receiver could not tell us from anyone
+            self._mark(alert["id"], "failed", 0, "REPLYDESK_ALERT_WEBHOOK_SECRET is not set; nothing was sent")
+            return
+        try:
+            d = send_webhook(self.webhook_url or "", self.webhook_secret or "", "urge.surge", alert,
+                             delivery_id=alert["id"], **kwargs)
+            status, attempts, error = ("sent" if d.ok else "failed"), d.attempts, d.error
+        except Exception as exc:  # a bad URL must not lose the alert: it stays on the page, marked failed
+            status, attempts, error = "failed", 0, f"{type(exc).__name__}: {exc}"
+        self._mark(alert["id"], status, attempts, error)
+
+    def _mark(self, alert_id: str, status: str, attempts: int, error: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(urge_alerts.update().where(urge_alerts.c.id == alert_id).values(
+                webhook_status=status, webhook_attempts=attempts, webhook_error=(error or None) and error[:300]))
+
+    # -- alerts --------------------------------------------------------------------------------
+    def _alert_dict(self, r: Any, tz: ZoneInfo) -> dict[str, Any]:
+        detail = json.loads(r.detail_json)
+        return {"id": r.id, "dimension": r.dimension, "value": r.value,
+                "window_start": utc(r.window_start).astimezone(tz).isoformat(),  # type: ignore[union-attr]
+                "window_end": utc(r.window_end).astimezone(tz).isoformat(),  # type: ignore[union-attr]
+                "count": r.count, "expected": r.expected, "p_value": r.p_value, "cause_text": r.cause_text,
+                "action": r.action, "action_text": r.action_text, "notice_text": detail.get("notice_text"),
+                "also": detail.get("also", []), "causes": detail.get("causes", {}),
+                "webhook": {"status": r.webhook_status, "attempts": r.webhook_attempts, "error": r.webhook_error}}
+
+    def alert(self, shop_id: str, alert_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            r = conn.execute(sa.select(urge_alerts).where(urge_alerts.c.id == alert_id,
+                                                          urge_alerts.c.shop_id == shop_id)).one()
+        return self._alert_dict(r, self.zone(shop_id))
+
+    def alerts(self, shop_id: str, *, since: datetime | None = None, until: datetime | None = None,
+               limit: int = 100) -> list[dict[str, Any]]:
+        """Newest first."""
+        q = sa.select(urge_alerts).where(urge_alerts.c.shop_id == shop_id)
+        if since is not None:
+            q = q.where(urge_alerts.c.window_end > since)
+        if until is not None:
+            q = q.where(urge_alerts.c.window_start < until)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.order_by(urge_alerts.c.window_end.desc(), urge_alerts.c.id.desc()).limit(limit)).all()
+        tz = self.zone(shop_id)
+        return [self._alert_dict(r, tz) for r in rows]
