@@ -164,6 +164,8 @@ _DISPATCH = re.compile(r"发货|发出|寄出|出库|发走|发|ship|dispatch|se
 _DELIVERY = re.compile(r"到货|送达|送到|到达|(?:一定|肯定|保证|应该|就能?|会|能|可以|才能?)到|到您|到家|收到|签收|到手|"
                        r"arriv|deliver|reach|get it|receive", re.I)
 _RESTOCK = re.compile(r"补货|有货|进货|到仓|入库|restock|back in stock|in stock", re.I)
+# "should have left our warehouse", "本应昨天发出": the missed event, said as missed, is not a claim that it happened.
+_MISSED = re.compile(r"(?:本应|本该|原定|原本应?该?|should have|ought to have|was due to|were due to|supposed to have)\s*$", re.I)
 _COUNTERFACTUAL = re.compile(r"本应|本该|应该在|原定|原本|承诺|约定|should have|was due|were due|promised", re.I)
 _STOCKY = re.compile(r"缺货|库存|补货|仓库|restock|stock", re.I)
 # Arrival promised as a window or a period, with no date in it: "3天内送到", "下周能到", "within 2 days".
@@ -307,7 +309,7 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
     # Shipped / arranged.
     for m in _SHIPPED.finditer(text):
         before, after = _clause(text, m.start(), m.end())
-        if _negated(before) or _COND_AFTER.match(after) or _QUESTION_AFTER.match(after):
+        if _negated(before) or _COND_AFTER.match(after) or _QUESTION_AFTER.match(after) or _MISSED.search(before[-16:]):
             continue
         support = "order:shipments[0]" if s.shipped else None
         claim("shipped", m.group(0), support, "the order has no shipment", at=m.start())

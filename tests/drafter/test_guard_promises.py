@@ -58,6 +58,8 @@ DISHONEST: list[tuple[str, str, str]] = [
     ("overdue", "快递小哥已经取件了哦", "shipped"),
     ("overdue", "Your order has been packed and handed to the courier.", "shipped"),
     ("today", "The courier has collected your parcel.", "shipped"),
+    ("overdue", "As promised, your order has left our warehouse.", "shipped"),
+    ("overdue", "应该已经发出了，您再等等。", "shipped"),
     # gifts and freebies
     ("no_gift", "给您送一个小礼品，请查收", "gift"),
     ("today", "这次给您多送点赠品哦", "gift"),
@@ -82,6 +84,9 @@ HONEST: list[tuple[str, str]] = [
     ("oos", "到货后第一时间为您发出。"),
     ("overdue", "我马上帮您催仓库，有发货信息马上告诉您。"),
     ("overdue", "我马上帮您核实一下。"),
+    # the missed event said as missed (an apology for being late), not a claim that it happened
+    ("overdue", "I'm really sorry: your order should have left our warehouse by Nov 3 and it hasn't yet."),
+    ("overdue", "非常抱歉，您的订单本应在11月3日前发出，现在还没有发出。"),
     ("paused", "按通知安排，您的订单最早11月14日发出。"),
     ("paused", "店铺通知：仓库搬迁：11月10日至11月13日暂停发货。"),
     ("today", "我帮您向主管申请一份小礼品，确认后告诉您。"),
