@@ -48,7 +48,8 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: ReplydeskError) -> JSONResponse:
         status, code = status_and_code(exc)
         # A domain error may name a more specific code and carry details (e.g. the claim check's violations).
-        extra = {"details": exc.details} if getattr(exc, "details", None) is not None else {}
+        details = getattr(exc, "details", None)
+        extra = {"details": details} if details is not None else {}
         return error_body(request, status, getattr(exc, "code", None) or code, exc.message, exc.field, **extra)
 
     @app.exception_handler(RequestValidationError)
