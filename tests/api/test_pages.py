@@ -24,7 +24,7 @@ def client() -> Iterator[TestClient]:
         yield c
 
 
-@pytest.mark.parametrize("page,own", [("review", "review"), ("kb", "kb")])
+@pytest.mark.parametrize("page,own", [("review", "review"), ("kb", "kb"), ("insights", "insights")])
 def test_a_page_and_its_files_are_served_and_nothing_else(client: TestClient, page: str, own: str) -> None:
     r = client.get(f"/{page}")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
@@ -39,7 +39,8 @@ def test_a_page_and_its_files_are_served_and_nothing_else(client: TestClient, pa
         assert client.get(f"/static/{bad}").status_code == 404, bad
 
 
-@pytest.mark.parametrize("page,title", [("review", "Review queue"), ("kb", "Knowledge base")])
+@pytest.mark.parametrize("page,title", [("review", "Review queue"), ("kb", "Knowledge base"),
+                                        ("insights", "Urge insights")])
 def test_both_pages_take_their_frame_and_notices_from_common_js(client: TestClient, page: str, title: str) -> None:
     html = client.get(f"/{page}").text
     assert f'<header class="topbar" data-title="{title}"' in html
@@ -49,6 +50,17 @@ def test_both_pages_take_their_frame_and_notices_from_common_js(client: TestClie
         assert own_copy not in script
     common = client.get("/static/common.js").text
     assert "function notify(" in common and "function buildFrame(" in common and "function wireKey(" in common
+
+
+def test_the_charting_library_is_vendored_with_its_licence(client: TestClient) -> None:
+    """Chart.js comes from npm (no CDN: the pages work offline) and keeps its licence beside it."""
+    r = client.get("/static/vendor/chart.umd.js")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
+    assert r.text.startswith("/*!\n * Chart.js v4.") and "Released under the MIT License" in r.text[:300]
+    assert "MIT License" in (STATIC_DIR / "vendor" / "chart.js.LICENSE.md").read_text()
+    assert '<script src="/static/vendor/chart.umd.js" defer></script>' in client.get("/insights").text
+    for bad in ("README.md", "chart.js.LICENSE.md", "..%2Fkb.js", "nope.js"):
+        assert client.get(f"/static/vendor/{bad}").status_code == 404, bad
 
 
 def test_the_review_page_renders_facts_with_the_extensions_file(client: TestClient) -> None:
