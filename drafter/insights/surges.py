@@ -171,12 +171,11 @@ def evaluate(now_events: list[dict[str, Any]], base_events: list[dict[str, Any]]
 
 def _one_per_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Orders, not messages: one buyer sending five messages is one waiting order, not a bottleneck.
-    (Baseline windows are a week apart, so an order is counted once in the window it was urged.)"""
+    An order counts once per window (baseline events carry the index of their ``window``)."""
     seen: set[tuple[Any, Any]] = set()
     out = []
     for e in events:
-        at = e.get("received_at")
-        key = (e.get("order_id"), at.isocalendar()[:2] if at is not None else None) if e.get("order_id") else None
+        key = (e.get("order_id"), e.get("window")) if e.get("order_id") else None
         if key is None or key not in seen:
             if key is not None:
                 seen.add(key)

@@ -175,6 +175,21 @@ def test_a_quiet_hour_raises_nothing_and_a_dead_webhook_keeps_the_alert(engine: 
     assert got["status"] == "failed" and got["attempts"] == 5 and got["error"]
 
 
+def test_an_ordinary_hour_is_ordinary_over_two_hours_too(engine: sa.Engine) -> None:
+    """Two-hour baseline windows shifted by an hour overlap: each must still count all of its urges."""
+    clock = FixedClock(NOW)
+    shops = ShopStore(engine, clock)
+    shops.ensure("s1")
+    _history(engine, "s1")           # 4 urges an hour
+    rows = [_row("s1", NOW - timedelta(minutes=119 - 12 * i), SKUS[i % 4]) for i in range(10)]  # 5 an hour
+    with engine.begin() as conn:
+        conn.execute(urge_events.delete().where(urge_events.c.received_at >= NOW - timedelta(hours=2)))
+        conn.execute(urge_events.insert(), rows)
+    ins = UrgeInsights(engine, clock, shops, rule=SurgeRule(min_ratio=1.0, alpha=0.9))
+    got = ins.detect("s1", NOW)
+    assert got is None, {k: got[k] for k in ("window_start", "count", "expected", "p_value", "dimension")}  # 10 in 2 h is the usual 8
+
+
 def test_after_event_runs_at_most_once_per_slot() -> None:
     class Shops:
         def get(self, shop_id: str):  # noqa: ANN202
