@@ -61,6 +61,7 @@ class UrgeInsights:
         self.detect_every, self.deliver_inline = detect_every, deliver_inline
         self.transport, self.sleep = transport, sleep
         self._last: dict[str, int] = {}
+        self._share_cache: dict[str, tuple[tuple[str, int], dict[tuple[str, str], float]]] = {}
         self._lock = threading.Lock()
 
     # -- ranges --------------------------------------------------------------------------------
@@ -156,14 +157,26 @@ class UrgeInsights:
         return self._store(shop_id, current, finding, now_events)
 
     def _shares(self, conn: Any, shop_id: str, start: datetime, end: datetime) -> dict[tuple[str, str], float]:
-        where = [urge_events.c.shop_id == shop_id, urge_events.c.received_at >= start, urge_events.c.received_at < end,
-                 urge_events.c.intent_kind.in_(URGE_KINDS)]
-        out: dict[tuple[str, str], float] = {}
-        for dim in DIMENSIONS:
-            col = urge_events.c[dim]
-            rows = conn.execute(sa.select(col, sa.func.count()).where(*where).group_by(col)).all()
-            total = sum(n for _, n in rows) or 1
-            out.update({(dim, str(v)): n / total for v, n in rows if v is not None})
+        """Each value's share of the shop's urges over the baseline period: one grouped scan, kept for the
+        hour (the prior's centre moves slowly; detection runs every few minutes)."""
+        key = (shop_id, int(end.timestamp() // 3600))
+        cached = self._share_cache.get(shop_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        cols = [urge_events.c[d] for d in DIMENSIONS]
+        rows = conn.execute(sa.select(*cols, sa.func.count()).where(
+            urge_events.c.shop_id == shop_id, urge_events.c.received_at >= start, urge_events.c.received_at < end,
+            urge_events.c.intent_kind.in_(URGE_KINDS)).group_by(*cols)).all()
+        counts: Counter[tuple[str, str]] = Counter()
+        totals: Counter[str] = Counter()
+        for r in rows:
+            n = r[-1]
+            for dim, v in zip(DIMENSIONS, r[:-1], strict=True):
+                totals[dim] += n
+                if v is not None:
+                    counts[(dim, str(v))] += n
+        out = {k: n / (totals[k[0]] or 1) for k, n in counts.items()}
+        self._share_cache[shop_id] = (key, out)
         return out
 
     def _recent(self, shop_id: str, f: Finding, end: datetime) -> bool:

@@ -12,7 +12,8 @@ branch_labels = None
 depends_on = None
 
 # Columns every insight query reads: PostgreSQL answers range + group-by from the index alone.
-_COVER = ["sku", "warehouse", "carrier", "state", "cause", "intent_kind"]
+_COVER = ["sku", "warehouse", "carrier", "state", "cause", "intent_kind", "order_id", "decision", "decided_by",
+          "drafted_at", "decided_at", "inserted_at", "sent_at"]
 
 
 def upgrade() -> None:
@@ -47,7 +48,6 @@ def upgrade() -> None:
                     postgresql_include=_COVER)
     op.create_index("ix_urge_events_shop_order", "urge_events", ["shop_id", "order_id"])
     op.create_index("ix_urge_events_draft", "urge_events", ["draft_id"])
-    op.create_index("ix_urge_events_shop_decided", "urge_events", ["shop_id", "decided_at"])
     op.create_table(
         "urge_alerts",
         sa.Column("id", sa.String(40), primary_key=True),
@@ -75,7 +75,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_urge_alerts_shop_created", table_name="urge_alerts")
     op.drop_table("urge_alerts")
-    for name in ("ix_urge_events_shop_decided", "ix_urge_events_draft", "ix_urge_events_shop_order",
+    for name in ("ix_urge_events_draft", "ix_urge_events_shop_order",
                  "ix_urge_events_shop_received"):
         op.drop_index(name, table_name="urge_events")
     op.drop_table("urge_events")
