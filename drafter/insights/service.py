@@ -142,8 +142,8 @@ class UrgeInsights:
                     continue
                 # Windows of two hours shifted by an hour overlap: an event counts in each window holding it.
                 union = self._events(conn, shop_id, windows)
-                base_events = [{**e, "window": i} for i, w in enumerate(windows) for e in union
-                               if w.start <= utc(e["received_at"]) < w.end]  # type: ignore[operator]
+                base_events = [{**e, "window": i} for e in union for i, w in enumerate(windows)
+                               if w.start <= e["received_at"] < w.end]
                 if share is None:
                     hist_start = max(first, end - max(rule.windows) - timedelta(weeks=rule.weeks))
                     share = self._shares(conn, shop_id, hist_start, end - max(rule.windows))
