@@ -8,7 +8,8 @@ notice posted, as shops do). Each urge is a buyer message about an order whose f
 from a realistic mix (awaiting dispatch, overdue, out of stock, presale, in transit, stuck, at a
 pickup point) over 20 SKUs (Zipf popularity), 2 warehouses and 3 carriers.
 
-Injected incidents (each adds urges on top of the normal traffic, ramping up over a few hours):
+Injected incidents (each adds up to 6 urges an hour on top of the normal traffic, reached after ``--ramp``
+hours, 3 by default; in the first hour about 2 extra urges, in the second about 4):
 - a stock error: one SKU is sold as in stock but is not; its orders report out of stock with a
   restock date already passed;
 - a courier stall: one carrier stops moving parcels; its buyers see no tracking for days;
@@ -81,7 +82,7 @@ class Incident:
 def incidents(weeks: int, ramp_h: float = 3.0) -> list[Incident]:
     """Spread over the quiet weeks after the first (which has no baseline yet)."""
     out = [Incident("stock_error", "sku", "TRAY-08", START + timedelta(days=15, hours=10), 30, 6.0, ramp_h),
-           Incident("courier_stall", "carrier", "圆通速递", START + timedelta(days=24, hours=14), 36, 5.0, ramp_h),
+           Incident("courier_stall", "carrier", "圆通速递", START + timedelta(days=24, hours=14), 36, 6.0, ramp_h),
            Incident("warehouse_backlog", "warehouse", "WH-GZ", START + timedelta(days=30, hours=9), 24, 6.0, ramp_h)]
     end = START + timedelta(weeks=weeks)
     return [i for i in out if i.start + timedelta(hours=2) < end]

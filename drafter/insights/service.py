@@ -221,7 +221,8 @@ class UrgeInsights:
                 v, n = vals.most_common(1)[0]
                 if n >= 0.8 * len(mine) and len(mine) > 1:
                     text += f"; {'all' if n == len(mine) else f'{n}'} via {dim} {v}"
-        text += f"; usually about {f.expected:.0f} {'in all' if f.dimension == 'total' else 'for ' + what} at this hour"
+        usual = f.basis or ("in all" if f.dimension == "total" else f"for {what}")
+        text += f"; usually about {f.expected:.0f} {usual} at this hour"
         subject = f.value if f.dimension in ("sku", "warehouse", "carrier") else None
         if cause == "stock_error":
             action, act = "fix_stock", (f"Correct the stock and restock date of {subject or 'the SKU'} in the order "

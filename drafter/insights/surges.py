@@ -78,6 +78,7 @@ class Finding:
     expected: float
     p_value: float
     also: list[Finding] = field(default_factory=list)
+    basis: str | None = None   # what ``expected`` counts when it is not this value (a promoted cause)
 
     @property
     def excess(self) -> float:
@@ -197,7 +198,8 @@ def _concentrate(f: Finding, events: list[dict[str, Any]], found: list[Finding],
         value, n = vals.most_common(1)[0]
         if n >= rule.concentrated * len(mine) and history_share.get((dim, str(value)), 0.0) < rule.whole_share:
             known = next((x for x in found if (x.dimension, x.value) == (dim, str(value))), None)
-            promoted = known or Finding(dim, str(value), n, f.expected * n / max(f.count, 1), f.p_value)
+            promoted = known or Finding(dim, str(value), n, f.expected, f.p_value,
+                                        basis=f"{f.value} urges" if f.dimension == "cause" else "urges in all")
             promoted.also = [f]
             return promoted
     return f
