@@ -111,14 +111,22 @@ class UrgeInsights:
             return None
 
     def _events(self, conn: Any, shop_id: str, windows: list[Window]) -> list[dict[str, Any]]:
-        if not windows:
-            return []
-        ranges = [sa.and_(urge_events.c.received_at >= w.start, urge_events.c.received_at < w.end) for w in windows]
-        cols = [urge_events.c[f] for f in _FIELDS] + [urge_events.c.restock_passed, urge_events.c.received_at,
-                                                      urge_events.c.order_id]
-        rows = conn.execute(sa.select(*cols).where(urge_events.c.shop_id == shop_id,
-                                                   urge_events.c.intent_kind.in_(URGE_KINDS), sa.or_(*ranges))).all()
-        return [dict(r._mapping) for r in rows]
+        """The urges of the windows (each once): one plain range scan per run of overlapping windows, so
+        PostgreSQL reads them from the covering index alone."""
+        cols = [urge_events.c[f] for f in _FIELDS] + [urge_events.c.received_at, urge_events.c.order_id]
+        merged: list[list[datetime]] = []
+        for w in sorted(windows, key=lambda w: w.start):
+            if merged and w.start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], w.end)
+            else:
+                merged.append([w.start, w.end])
+        out: list[dict[str, Any]] = []
+        for start, end in merged:
+            rows = conn.execute(sa.select(*cols).where(
+                urge_events.c.shop_id == shop_id, urge_events.c.received_at >= start, urge_events.c.received_at < end,
+                urge_events.c.intent_kind.in_(URGE_KINDS))).all()
+            out += [dict(r._mapping) for r in rows]
+        return out
 
     def detect(self, shop_id: str, end: datetime) -> dict[str, Any] | None:
         """Evaluate the windows ending at ``end`` (the last hour, then the last two: a surge building up
