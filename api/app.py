@@ -141,6 +141,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         if getattr(app.state, "metrics", None) is not None and app.state.container.sources is not None:
             listener = app.state.metrics.observe_source
             app.state.container.sources.telemetry.subscribe(listener)
+            if app.state.container.desk is not None:
+                app.state.container.desk.on_outcome = app.state.metrics.observe_task
         try:
             yield
         finally:
@@ -176,11 +178,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         orders,
         pages,
         shop,
+        tasks,
     )
 
     for r in (health.router, drafts.router, order_source.router, orders.router, keys.router, feedback.router,
               jobs.router, knowledge.router, shop.router, pages.router, demo_chat.router, docs.router,
-              insights.router):
+              insights.router, tasks.router):
         app.include_router(r)
     if settings.metrics == "on":
         from fastapi.responses import Response

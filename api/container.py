@@ -13,6 +13,7 @@ from api.keys import KeyStore
 from core.clock import Clock, SystemClock
 from core.db import make_engine, migrate
 from core.settings import Settings
+from drafter.compensation import Compensation
 from drafter.drafts import DraftStore
 from drafter.exemplars import ExemplarSource
 from drafter.feedback import FeedbackLog
@@ -20,6 +21,7 @@ from drafter.insights.service import UrgeInsights
 from drafter.llm_log import LLMCallLog
 from drafter.pipeline import DraftServices
 from drafter.review import Review
+from drafter.tasks import ActionDesk
 from knowledge.order_store import SqlOrderStore
 from knowledge.shops import ShopStore
 from knowledge.store import KnowledgeStore
@@ -60,6 +62,8 @@ class Container:
     sources: OrderSources    # what drafts read orders from (each shop's source behind the facts cache)
     events: OrderEvents      # pushed order updates
     insights: UrgeInsights   # urge events, surge alerts and their webhook
+    desk: ActionDesk | None = None           # tasks: accepted actions carried out (issue 18)
+    compensation: Compensation | None = None  # coupons and gifts waiting for a manager
     service: KnowledgeService | None = None  # knowledge writes that keep the index in step (None: no index)
     retriever: Retriever | None = None
     llm: LLMClient | None = None  # built on first use: see llm_client()
@@ -93,6 +97,9 @@ class Container:
                     engine, clock, ShopStore(engine, clock), webhook_url=settings.alert_webhook_url,
                     webhook_secret=settings.alert_webhook_secret.get_secret_value()
                     if settings.alert_webhook_secret else None))
+        c.desk = ActionDesk(engine, clock, c.shops, sources)
+        c.compensation = Compensation(engine, clock, c.shops, c.desk)
+        c.review.desk, c.review.compensation = c.desk, c.compensation
         if with_index:
             c.service, c.retriever = build_knowledge(settings, knowledge)
             c.jobs, c.job_queue = build_jobs(settings, engine, clock, c.service, background=True)
@@ -120,10 +127,13 @@ class Container:
                              prompt=s.llm_prompt, prompt_ab=s.llm_prompt_ab, redact_for_llm=s.redact_for_llm,
                              max_facts_age_s=s.order_max_age_s, llm_log=LLMCallLog(self.engine, self.clock),
                              exemplars=ExemplarSource(self.engine), exemplar_limit=s.llm_exemplars,
-                             insights=self.insights)
+                             insights=self.insights,
+                             done_actions=self.desk.done_actions if self.desk is not None else None)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.desk is not None:
+            self.desk.close()
         if self.sources is not None:
             self.sources.close()
         self.engine.dispose()

@@ -32,8 +32,14 @@ class Metrics:
         self.upstream_latency = Histogram("replydesk_order_upstream_seconds", "Latency of order-source calls",
                                           ["kind"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
                                           registry=self.registry)
+        self.tasks = Counter("replydesk_tasks_total", "Accepted actions carried out, by outcome (done, failed)",
+                             ["kind", "executor", "outcome"], registry=self.registry)
         self.order_cache = Counter("replydesk_order_cache_total", "Order-facts cache results "
                                    "(hit, push, coalesced, miss, stale)", ["kind", "result"], registry=self.registry)
+
+    def observe_task(self, kind: str, executor: str, outcome: str) -> None:
+        """Listener for drafter.tasks: each task outcome (done, failed) by kind and executor."""
+        self.tasks.labels(kind, executor, outcome).inc()
 
     def observe_source(self, event: str, data: dict) -> None:  # type: ignore[type-arg]
         """Listener for knowledge.sources.telemetry events."""

@@ -346,3 +346,66 @@ urge_alerts = sa.Table(
     sa.UniqueConstraint("shop_id", "dimension", "value", "window_end", name="ux_urge_alerts_key"),
 )
 sa.Index("ix_urge_alerts_shop_created", urge_alerts.c.shop_id, urge_alerts.c.created_at)
+
+# 0011: an approved draft's accepted actions. ``status``: open (waiting for the system or a person),
+# sent (handed to the executor), done, failed. One task per draft action (a retried approval cannot
+# make two); ``facts_json`` is a small snapshot of the order for the warehouse's list.
+tasks = sa.Table(
+    "tasks", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("shop_id", sa.String(64), sa.ForeignKey("shops.id"), nullable=False),
+    sa.Column("draft_id", sa.String(40), nullable=False),
+    sa.Column("action_index", sa.Integer, nullable=False),
+    sa.Column("order_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("executor", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("facts_json", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.String(500)),
+    sa.Column("created_by", sa.String(32)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+sa.Index("ux_tasks_draft_action", tasks.c.draft_id, tasks.c.action_index, unique=True)
+sa.Index("ix_tasks_shop_status_created", tasks.c.shop_id, tasks.c.status, tasks.c.created_at)
+sa.Index("ix_tasks_shop_order", tasks.c.shop_id, tasks.c.order_id)
+
+# 0011: append-only history of every task (created, sent, done, failed, retried; who and when).
+task_events = sa.Table(
+    "task_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.String(40), nullable=False),
+    sa.Column("shop_id", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("event", sa.String(20), nullable=False),
+    sa.Column("actor", sa.String(64)),
+    sa.Column("detail", sa.String(1000)),
+)
+sa.Index("ix_task_events_task", task_events.c.task_id, task_events.c.id)
+
+# 0011: coupons and gifts wait here for a manager (pending → approved | declined).
+compensation_approvals = sa.Table(
+    "compensation_approvals", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("shop_id", sa.String(64), sa.ForeignKey("shops.id"), nullable=False),
+    sa.Column("draft_id", sa.String(40), nullable=False),
+    sa.Column("action_index", sa.Integer, nullable=False),
+    sa.Column("order_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("amount_yuan", sa.Float),
+    sa.Column("gift", sa.String(200)),
+    sa.Column("cause", sa.String(40), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("requested_by", sa.String(32)),
+    sa.Column("requested_at", UTCDateTime(), nullable=False),
+    sa.Column("decided_by", sa.String(32)),
+    sa.Column("decided_at", UTCDateTime()),
+    sa.Column("decline_reason", sa.String(500)),
+)
+sa.Index("ux_approvals_draft_action", compensation_approvals.c.draft_id, compensation_approvals.c.action_index,
+         unique=True)
+sa.Index("ix_approvals_shop_status", compensation_approvals.c.shop_id, compensation_approvals.c.status,
+         compensation_approvals.c.requested_at)

@@ -28,7 +28,7 @@ def known_refs(row: sa.Row) -> tuple[str, ...]:
     return tuple(x for x in refs if x)
 
 
-def check_text(row: sa.Row, text: str) -> GuardReport:
+def check_text(row: sa.Row, text: str, *, done: dict[str, str] | None = None) -> GuardReport:
     """The guard's report on ``text`` for the stored draft ``row``.
 
     A draft stored without its situation (none are, since 0002) cannot be re-checked: the report then
@@ -37,4 +37,6 @@ def check_text(row: sa.Row, text: str) -> GuardReport:
     situation = situation_of(row)
     if situation is None:
         return GuardReport(ok=False, reasons=["this draft has no stored facts to check the text against"])
+    if done is not None:  # actions done since the draft was made (issue 18): they may now be said to be done
+        situation.done_actions = done
     return guard_check(text, situation, known_refs=known_refs(row))

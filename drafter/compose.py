@@ -39,11 +39,29 @@ class Composition:
     human_reason: str | None = None
 
 
+# Phrases that promise a step ("我这就帮您备注加急…"): the step is proposed as an action, so approving
+# the draft can make it a task and a later reply may say it was done (issue 18).
+_PROMISED_STEPS = {
+    "overdue_status": ("priority", "the reply says the order is being flagged to the warehouse"),
+    "dispatch_by": ("priority", "the reply says the warehouse is being asked to hurry"),
+    "dispatch_latest": ("priority", "the reply says the warehouse is being asked to hurry"),
+    "dispatch_earliest": ("priority", "the reply says the warehouse is being asked to prioritise it"),
+    "will_check": ("forward_warehouse", "the reply says the dispatch day is being checked with the warehouse"),
+    "pending_unknown": ("forward_warehouse", "the reply says the missing line is being checked with the warehouse"),
+    "stale_restock": ("forward_warehouse", "the reply says a new restock date is being asked for"),
+    "out_of_stock_no_eta": ("forward_warehouse", "the reply says the restock date is being asked for"),
+    "forbidden": ("escalate", "the reply says a colleague is checking the platform's hold"),
+    "parcel_returned": ("escalate", "the reply says a colleague takes the returned parcel"),
+}
+
+
 class _Picker:
     def __init__(self, book: Phrasebook, seed: str) -> None:
         self.book, self.seed = book, seed
+        self.used: list[str] = []
 
     def __call__(self, key: str, **values: object) -> str:
+        self.used.append(key)
         variants = self.book.phrases[key]
         h = int(hashlib.sha256(f"{self.seed}|{key}".encode()).hexdigest()[:8], 16)
         return variants[h % len(variants)].format(**values)
@@ -174,6 +192,10 @@ def compose(intent: Intent, s: Situation, settings: ShopSettings, *, message: st
             actions.append(Action(kind="gift", needs_approval=True, reason=f"urged {intent.repeat + 1} times: {s.gift}"))
         out.append(p("remedy"))
         cites.append(Citation(kind="settings", field="compensation"))
+    for key in dict.fromkeys(p.used):
+        step = _PROMISED_STEPS.get(key)
+        if step and not any(a.kind == step[0] for a in actions):
+            actions.append(Action(kind=step[0], needs_approval=False, reason=step[1]))  # type: ignore[arg-type]
     if needs_human and not any(a.kind == "escalate" for a in actions):
         actions.append(Action(kind="escalate", needs_approval=False, reason=reason or "needs a human"))
 

@@ -23,7 +23,9 @@ from core.tables import drafts, feedback_events
 from drafter.redact import redact, redact_record
 from drafter.result import DraftResult
 
-EVENTS = ("draft_created", "approved", "edited", "rejected", "inserted", "sent", "superseded", "unapproved")
+EVENTS = ("draft_created", "approved", "edited", "rejected", "inserted", "sent", "superseded", "unapproved",
+          # compensation (issue 18): one of each per draft and kind, like every decision event
+          "coupon_requested", "coupon_approved", "coupon_declined", "gift_requested", "gift_approved", "gift_declined")
 
 
 def edit_distance(a: str, b: str) -> int:

@@ -139,6 +139,33 @@ _GRANT = re.compile(r"改发|改用|改走|改成|换成|换用|换个|升级|�
                     r"switch|change (?:it )?to|upgrade|send (?:it )?(?:by|via|with)|ship (?:it )?(?:by|via|with)", re.I)
 _FORWARD = re.compile(r"仓库确认|转交|反馈给|申请|需要|无法|不能|确认后|核实|备注|登记|check with|forward|pass|ask the warehouse|request", re.I)
 
+# Actions said to be done ("已经帮您备注/转交/申请/联系…", "I have flagged/forwarded…"). Each is a claim that
+# needs a done task (or, for compensation, an approval request) behind it; until then the reply says
+# what WILL happen ("我这就帮您备注加急，转交仓库处理"). Future words inside the gap end the match, so
+# "已经超时，我这就帮您备注" is not read as done.
+_GAP = r"(?:(?!就|会|将会|马上|立即|立刻|这就|稍后|接下来|will)[^，,。！？!?；;\n]){0,12}?"
+_DONE_ZH = re.compile(
+    r"已经?(?:为您|给您|帮您|替您)?" + _GAP +
+    r"(?P<verb>备注|加急|标记|插旗|转交|转给|转到|提交|反馈|交给|通知|登记|催(?:了|过|促)|打(?:了|过)招呼|联系|致电|询问|核实过|"
+    r"上报|报备|告知|申请|发放|发了|送了|补偿了|补发)"
+    r"|(?P<verb2>备注|转交|提交|反馈|登记|联系|申请|发放)(?:好)?了(?!解|吗|么)"
+    r"|(?:跟|和|给)(?:仓库|快递)打(?:了|过)招呼",
+)
+_DONE_EN = re.compile(
+    r"\b(?:I|we)(?:'ve| have)(?: already| just| now)? (?P<verb>flagged|forwarded|passed|asked|contacted|notified|escalated|marked|"
+    r"noted|told|reminded|submitted|applied|requested|issued|sent you|credited|chased|reported|raised|"
+    r"let (?:the|our) (?:warehouse|courier|team) know|expedited|prioriti[sz]ed)\b"
+    r"|\b(?:it|this|your (?:order|request|case))(?:'s| has| is)(?: already| now)? (?:been )?"
+    r"(?P<verb2>flagged|forwarded|passed on|escalated|marked|noted|submitted|reported|expedited|prioriti[sz]ed)\b",
+    re.I,
+)
+_TO_COURIER = re.compile(r"快递(?!单)|courier|carrier", re.I)
+_TO_COLLEAGUE = re.compile(r"同事|售后|主管|专员|客服主管|colleague|after-sales|supervisor|manager|team", re.I)
+_COMP_WORDS = re.compile(r"补偿|券|红包|礼品|赠品|小礼|返现|coupon|voucher|gift|goodwill|compensat|credit", re.I)
+_GRANT_VERBS = ("发放", "发了", "送了", "补偿了", "补发", "issued", "sent you", "credited")
+_APPLY_VERBS = ("申请", "applied", "requested")
+
+
 _TRACKING = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z]{1,4}\d{8,}[A-Z]{0,2}|\d{10,})(?![A-Za-z0-9])")
 
 _MONTHS = {m: i + 1 for i, m in enumerate(
@@ -437,6 +464,18 @@ def check(text: str, s: Situation, *, known_refs: tuple[str, ...] = ()) -> Guard
         else:
             claim("carrier", name, None, "order status unknown: no carrier may be named", pos=m.start())
 
+    # Actions said to be done: only with a done task / an approval request behind them.
+    for rx in (_DONE_ZH, _DONE_EN):
+        for m in rx.finditer(text):
+            before, after = _clause(text, m.start(), m.end())
+            if _negated(before) or _QUESTION_AFTER.match(after):
+                continue
+            if re.search(r"(?<![帮给为替])[您你]\s*$|\byou(?:'ve| have)?\s*$", before, re.I):
+                continue  # the buyer did it ("您已经催了好几次")
+            found = _done_claim(m, before + m.group(0) + after, s)
+            if found is not None:
+                claim(found[0], m.group(0), found[1], found[2], pos=m.start())
+
     # Money.
     for m in _MONEY.finditer(text):
         before, after = _clause(text, m.start(), m.end())
@@ -499,6 +538,32 @@ def _canonical(raw: str) -> tuple[str, Callable[[int, int], tuple[int | None, in
         return index[start], index[start + length - 1] + 1
 
     return text, origin
+
+
+def _done_claim(m: re.Match[str], clause: str, s: Situation) -> tuple[str, str | None, str] | None:
+    """What a "done" phrase claims and the done task or approval that supports it (support None: nothing
+    does); None when the phrase is not about one of our actions ("已经发了" is the shipping check's)."""
+    verb = (m.groupdict().get("verb") or m.groupdict().get("verb2") or "").lower()
+    done = s.done_actions
+    comp = bool(_COMP_WORDS.search(clause))
+    if verb in _GRANT_VERBS:
+        if not comp:
+            return None
+        return ("compensation_granted", done.get("compensation_granted"),
+                "no approved compensation: say it was applied for, not given")
+    if verb in _APPLY_VERBS:
+        if re.search(r"退款|refund", clause, re.I):
+            return "refund_applied", None, "only the buyer can apply for a refund; nothing was applied for"
+        return ("compensation_applied", done.get("compensation_applied") or done.get("compensation_granted"),
+                "nothing was applied for yet: say it will be")
+    if verb in ("联系", "致电", "询问", "核实过", "contacted") or (
+            _TO_COURIER.search(clause) and not re.search(r"仓库|warehouse", clause, re.I)):
+        return "handoff_courier", done.get("contact_courier"), "nobody contacted the courier yet: say you will"
+    if _TO_COLLEAGUE.search(clause) and not re.search(r"仓库|warehouse", clause, re.I):
+        return ("handoff_colleague", done.get("escalate"),
+                "nothing was passed to a colleague yet: say you will")
+    return ("handoff_warehouse", done.get("priority") or done.get("forward_warehouse"),
+            "the order was not flagged or passed to the warehouse yet: say you will")
 
 
 def _cn_number(s: str) -> float:

@@ -67,6 +67,9 @@ class DraftServices:
     max_facts_age_s: float | None = None
     # drafter.insights.service.UrgeInsights: surge detection after each stored draft (None: events only).
     insights: Any = None
+    # (shop, order) -> actions already done for the order (``ActionDesk.done_actions``): only those may
+    # be said to be done. None: nothing is known to be done.
+    done_actions: Callable[[str, str], dict[str, str]] | None = None
     # One small pool shared by drafts: the order call runs there so a hung source costs a timeout,
     # not a worker.
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
@@ -154,6 +157,8 @@ def run(request: DraftRequest, shop_id: str, services: DraftServices, *,
                for n in services.knowledge.active_notices(shop_id, now)]
     situation: Situation = step("situation", lambda: assess(
         assessed, settings, notices, now, order_error=order_error, message_hint=request.message))
+    if services.done_actions is not None:
+        situation.done_actions = services.done_actions(shop_id, request.order_id)
 
     passages: list[Citation] = []
     passage_texts: list[str] = []

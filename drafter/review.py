@@ -8,8 +8,8 @@ is on disk exactly once. Repeating the same decision returns the same outcome an
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -38,13 +38,30 @@ class Decision:
     draft: DraftItem
     event: str | None                 # None when the request repeated an earlier decision
     warnings: list[Violation]
+    tasks: list[Any] = field(default_factory=list)       # drafter.tasks.Task made from the accepted actions
+    approvals: list[Any] = field(default_factory=list)   # drafter.compensation.Approval requests
 
 
 class Review:
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, desk: Any = None, compensation: Any = None) -> None:
         self.engine = engine
         self.clock = clock
         self.store = DraftStore(engine, clock)
+        # drafter.tasks.ActionDesk: approving carries out the accepted actions (None: actions stay proposals)
+        self.desk = desk
+        self.compensation = compensation  # drafter.compensation.Compensation (to list a draft's requests)
+
+    def _outcomes(self, shop_id: str, draft_id: str) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {"tasks": [], "approvals": []}
+        if self.desk is not None:
+            out["tasks"] = self.desk.list(shop_id, status=None, draft_id=draft_id)
+        if self.compensation is not None:
+            out["approvals"] = self.compensation.list(shop_id, status=None, draft_id=draft_id)
+        return out
+
+    def _done(self, shop_id: str, row: sa.Row) -> dict[str, str] | None:
+        """What has been done for the draft's order: only that may be said to be done (issue 18)."""
+        return self.desk.done_actions(shop_id, row.order_id) if self.desk is not None else None
 
     # -- creation -------------------------------------------------------------------------------
     def create(self, shop_id: str, request: DraftRequest, result: DraftResult, situation: Situation | None,
@@ -77,23 +94,38 @@ class Review:
     # -- decisions --------------------------------------------------------------------------------
     def check(self, shop_id: str, draft_id: str, text: str) -> GuardReport:
         """The claim check of ``text`` (an agent's edit, as it is typed) against the draft's facts."""
-        return check_text(self.store.row(shop_id, draft_id), text)
+        row = self.store.row(shop_id, draft_id)
+        return check_text(row, text, done=self._done(shop_id, row))
 
     def approve(self, shop_id: str, draft_id: str, final_text: str | None, key_id: str | None, *,
-                override_reason: str | None = None) -> Decision:
+                override_reason: str | None = None, accepted: list[Any] | None = None) -> Decision:
         """Approve as is or edited. Text the claim check flags needs ``override_reason`` (logged), unless the
-        shop refuses such approvals outright (``review.block_violations``)."""
+        shop refuses such approvals outright (``review.block_violations``).
+
+        The accepted actions (``drafter.tasks.Accepted``; None: the shop's defaults) become tasks and
+        compensation requests, carried out after the decision is stored. A step the text promises but the
+        approval leaves out is flagged like any other claim (``promise_not_taken``). A repeated approval
+        returns the first one's outcome and does nothing again."""
         row = self.store.row(shop_id, draft_id)
         result = to_result(row)
         final = final_text if final_text is not None and final_text.strip() else result.text
         edited = final != result.text
         if row.status in ("approved", "sent"):
             if (row.final_text or result.text) == final:
-                return Decision(to_item(row), None, _stored_warnings(row))
+                return Decision(to_item(row), None, _stored_warnings(row), **self._outcomes(shop_id, draft_id))
             raise IllegalTransition(f"draft {draft_id} was already approved with a different text")
         if row.status != "pending":
             raise IllegalTransition(f"draft {draft_id} is {row.status}; only a pending draft can be approved")
-        report = check_text(row, final) if edited or row.situation_json else result.guard
+        # Checked before anything is written: a bad choice (an amount over the limit) leaves the draft pending.
+        plan = self.desk.plan(shop_id, result, accepted) if self.desk is not None else []
+        done = self._done(shop_id, row)
+        report = check_text(row, final, done=done) if edited or row.situation_json else result.guard
+        if self.desk is not None:
+            from drafter.tasks import untaken_promises
+
+            untaken = untaken_promises(final, result, plan)
+            if untaken:
+                report = report.model_copy(update={"ok": False, "violations": report.violations + untaken})
         warnings = report.violations
         override = (override_reason or "").strip() or None
         if warnings or not report.ok:
@@ -110,6 +142,7 @@ class Review:
             override = None  # nothing to override: a stray reason is not logged as an override
         now = self.clock.now()
         event = "edited" if edited else "approved"
+        to_run: list[str] = []
         try:
             with self.engine.begin() as conn:
                 self._transition(conn, row, "approved", final_text=final, decided_at=now, decided_by=key_id,
@@ -123,12 +156,21 @@ class Review:
                               "warnings": [w.model_dump() for w in warnings]}
                 feedback.append(conn, at=now, shop_id=shop_id, event=event, result=result, key_id=key_id, **extra)
                 urge_events.mark_decision(conn, draft_id, event, now, key_id)
+                if self.desk is not None and plan:
+                    stored = result.model_copy(update={"id": row.id})
+                    to_run = self.desk.record(conn, shop_id=shop_id, draft_id=row.id, order_id=row.order_id,
+                                              result=stored, plan=plan, key_id=key_id)
         except IllegalTransition:
             again = self.store.row(shop_id, draft_id)  # a concurrent twin of this very request won
             if again.status in ("approved", "sent") and again.final_text == final:
-                return Decision(to_item(again), None, warnings)
+                return Decision(to_item(again), None, warnings, **self._outcomes(shop_id, draft_id))
             raise
-        return Decision(self.store.item(shop_id, draft_id), event, warnings)
+        if self.desk is not None and to_run:
+            self.desk.run_many(shop_id, to_run)
+            if edited and warnings:  # a step done just now may be what the edited text says is done
+                kept = [w for w in warnings if w.kind == "promise_not_taken"]
+                warnings = check_text(row, final, done=self._done(shop_id, row)).violations + kept
+        return Decision(self.store.item(shop_id, draft_id), event, warnings, **self._outcomes(shop_id, draft_id))
 
     def unapprove(self, shop_id: str, draft_id: str, key_id: str | None) -> Decision:
         """Undo an approval while the reply has not been sent: the draft is pending again, the edit kept."""

@@ -134,6 +134,10 @@ class Situation(BaseModel):
     coupon_max: float = 0
     compensation_needs_approval: bool = True
     gift: str | None = None
+    # Actions already carried out for this order, each with what shows it (``task:t_…``,
+    # ``approval:c_…``): priority, forward_warehouse, contact_courier, escalate, compensation_applied,
+    # compensation_granted. Only these may be said to be done ("已经帮您备注…").
+    done_actions: dict[str, str] = Field(default_factory=dict)
 
     needs_human: bool = False
     human_reason: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, time
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -60,6 +61,13 @@ class ShopSettings(BaseModel):
     compensation: Compensation = Field(default_factory=Compensation)
     tone: Tone = Field(default_factory=Tone)
     review: ReviewRules = Field(default_factory=ReviewRules)
+    # Which proposed actions start ticked when an agent approves a draft (issue 18); the agent can
+    # untick any. All by default: a draft proposes a step only beside a sentence saying it will be
+    # taken ("另外我会帮您申请一份小补偿…"), so leaving it unticked would make that sentence untrue
+    # (the approval then warns: promise_not_taken). A coupon or gift still waits for a manager.
+    actions_default: list[Literal["priority", "forward_warehouse", "contact_courier", "escalate", "coupon", "gift"]] = (
+        Field(default_factory=lambda: ["priority", "forward_warehouse", "contact_courier", "escalate", "coupon",
+                                       "gift"]))
 
     @field_validator("timezone")
     @classmethod

@@ -19,11 +19,13 @@ from api.idempotency import idempotent
 from api.metrics import Metrics
 from core.errors import ReplydeskError
 from drafter import create
+from drafter.compensation import Approval
 from drafter.drafts import DraftItem
 from drafter.guard import GuardReport, Violation
 from drafter.request import MAX_MESSAGE, DraftRequest
 from drafter.result import DraftResult
 from drafter.review import RejectReason
+from drafter.tasks import Accepted, Task
 
 router = APIRouter(prefix="/v1/drafts", tags=["drafts"])
 log = logging.getLogger("replydesk.api")
@@ -40,6 +42,9 @@ class ApproveBody(BaseModel):
     override_reason: str | None = Field(
         default=None, max_length=500,
         description="Required (and logged) to approve text the claim check flags, unless the shop refuses that")
+    actions: list[Accepted] | None = Field(default=None, max_length=20, description=(
+        "The proposed actions to carry out, by index in the draft's actions (a coupon may carry a lower "
+        "amount_yuan). Omitted: the shop's defaults (settings.actions_default); [] takes none."))
 
 
 class CheckBody(BaseModel):
@@ -57,6 +62,8 @@ class DecisionOut(BaseModel):
     draft: DraftItem
     event: str | None = Field(description="The event logged; null when this repeated an earlier decision")
     warnings: list[Violation] = []
+    tasks: list[Task] = Field(default=[], description="The draft's tasks (accepted handoffs) and their state")
+    approvals: list[Approval] = Field(default=[], description="The draft's compensation requests")
 
 
 def _metrics(request: Request) -> Metrics | None:
@@ -148,7 +155,7 @@ def get_draft(draft_id: str, key: Principal, c: ContainerDep) -> DraftItem:
 def _out(d, request: Request) -> DecisionOut:
     if d.event and (m := _metrics(request)) is not None:
         m.decisions.labels(d.event).inc()
-    return DecisionOut(draft=d.draft, event=d.event, warnings=d.warnings)
+    return DecisionOut(draft=d.draft, event=d.event, warnings=d.warnings, tasks=d.tasks, approvals=d.approvals)
 
 
 @router.post("/{draft_id}/check", response_model=GuardReport)
@@ -168,10 +175,14 @@ def check(draft_id: str, body: CheckBody, key: Principal, c: ContainerDep) -> Gu
 def approve(draft_id: str, key: Principal, c: ContainerDep, request: Request,
             body: ApproveBody | None = None) -> DecisionOut:
     """Approve as is, or with an edited ``final_text``. The final text is checked; the stored draft keeps that
-    check (``final_guard``) and, when it flags the text, the agent's ``override_reason``."""
+    check (``final_guard``) and, when it flags the text, the agent's ``override_reason``.
+
+    The accepted ``actions`` become tasks (carried out at once where the shop's setup can) and
+    compensation requests for a manager; coupons above the shop's limit are refused (422)."""
     return idempotent(request, c, key.id, body, 200, lambda: _out(
         c.review.approve(key.shop_id, draft_id, body.final_text if body else None, key.id,
-                         override_reason=body.override_reason if body else None), request))
+                         override_reason=body.override_reason if body else None,
+                         accepted=body.actions if body else None), request))
 
 
 @router.post("/{draft_id}/unapprove", response_model=DecisionOut)

@@ -64,6 +64,12 @@ def vendor_file(name: str) -> FileResponse:
     return FileResponse(path, media_type=_MEDIA[path.suffix], headers=_HEADERS)
 
 
+@router.api_route("/tasks", methods=["GET", "HEAD"])
+def tasks_page() -> FileResponse:
+    """The warehouse's list (zh): open handoffs by age with the order facts; mark one done."""
+    return FileResponse(STATIC_DIR / "tasks.html", media_type=_MEDIA[".html"], headers=_PAGE_HEADERS)
+
+
 @router.api_route("/static/{name}", methods=["GET", "HEAD"])
 def static_file(name: str) -> FileResponse:
     # A plain route rather than a StaticFiles mount: FastAPI's include_router drops mounts, and this

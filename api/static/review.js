@@ -263,6 +263,7 @@ function renderDetail() {
   requestAnimationFrame(() => fitHeight(ta, marks));   // after it is in the page, where scrollHeight is known
 
   fillActions(slot("actions"), d.actions || []);
+  window.replydeskActions?.render(slot("actions"), d);   // approvals.js: which actions to take (issue 18)
   fillFacts(slot("facts"), d);
   fillClaims(slot("claims"), slot("commitments"), d);
   fillCitations(slot("citations"), d.citations || []);
@@ -497,6 +498,8 @@ async function approve() {
     }
   }
   const body = edited ? { final_text: text } : {};
+  const chosen = window.replydeskActions?.chosen(d);   // approvals.js: the actions to take (issue 18)
+  if (chosen) body.actions = chosen;
   if (report && flagged(report)) {
     openOverride(d, body, report.violations || []);
     return;
@@ -506,6 +509,7 @@ async function approve() {
 }
 
 function approved(draft, res) {
+  window.replydeskActions?.approved(draft, res);
   const what = res.event === "edited" ? t("Approved with your edits") : t("Approved");
   const o = res.draft?.override_reason;
   notify(o ? "warn" : "ok", `${what}: ${t("order")} ${draft.order_id}`,

@@ -30,8 +30,9 @@ KINDS: tuple[str, ...] = ("store", "taobao", "jushuitan", "http")
 
 # Which credentials each kind has, and which of them it cannot work without.
 SECRET_FIELDS: dict[str, tuple[str, ...]] = {
-    "store": (), "taobao": ("app_secret", "session"), "jushuitan": ("app_secret", "access_token", "refresh_token"),
-    "http": ("hmac_secret",),
+    "store": ("webhook_secret",), "taobao": ("app_secret", "session", "webhook_secret"),
+    "jushuitan": ("app_secret", "access_token", "refresh_token", "webhook_secret"),
+    "http": ("hmac_secret", "webhook_secret"),
 }
 REQUIRED_SECRETS: dict[str, tuple[str, ...]] = {
     "store": (), "taobao": ("app_secret", "session"), "jushuitan": ("app_secret", "access_token"), "http": (),
@@ -47,6 +48,14 @@ def _http_url(v: str) -> str:
 
 class _Cfg(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # Where accepted actions (priority, handoffs) are sent as signed webhooks, for any kind of source;
+    # signed with the ``webhook_secret`` credential. Unset: the source itself, or a person.
+    tasks_webhook_url: str | None = None
+
+    @field_validator("tasks_webhook_url")
+    @classmethod
+    def _webhook(cls, v: str | None) -> str | None:
+        return _http_url(v) if v else None
 
 
 class StoreSettings(_Cfg):

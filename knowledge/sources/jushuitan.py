@@ -64,6 +64,7 @@ _CONFIG = {10: "the signature was refused: check the app secret", 110: "this ser
            "whitelist", 140: "the timestamp was refused: check this server's clock", 150: "the token can no longer "
            "be refreshed: authorise the app again", 190: "the app has no permission for orders/single/query"}
 _PAGE = 50
+REMARK_MAX = 500  # the ERP keeps at most 500 characters of seller remark
 _MAX_PAGES = 20
 
 
@@ -234,6 +235,43 @@ class JushuitanSource:
             raise OrderNotFound("Jushuitan has no order with this platform order id")
         prov = Provenance()
         return Fetched(self._facts(order_id, mine, prov), {"pages": pages}, prov.rows)
+
+    def write_remark(self, order_id: str, marker: str, line: str) -> str:
+        """Append ``line`` to the seller remark of each ERP order of this platform order that has not
+        shipped (``/open/jushuitan/order/remark/upload`` by internal order id ``o_id``, ``is_append``:
+        the warehouse's own remarks are kept). An ERP order whose remark already carries ``marker`` (the
+        task id) is not written again. Returns "written", "already", or raises when no ERP order can
+        take it (all shipped: nothing left to flag)."""
+        erp_orders = self._erp_orders(order_id)
+        open_ = [o for o in erp_orders if str(o.get("status")) not in _REPLACED | {"Sent", "Cancelled"}
+                 and o.get("o_id") is not None]
+        if not open_:
+            raise SourceRemoteError("every ERP order of this order has shipped or was cancelled: no remark to add",
+                                    code="jst:nothing_open")
+        wrote = False
+        for o in open_:
+            if marker in str(o.get("remark") or ""):
+                continue
+            self.client.call("/open/jushuitan/order/remark/upload",
+                             {"o_id": int(o["o_id"]), "remark": line[:REMARK_MAX], "is_append": True})
+            wrote = True
+        return "written" if wrote else "already"
+
+    def _erp_orders(self, order_id: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for page in range(1, _MAX_PAGES + 1):
+            body = self.client.call("/open/orders/single/query",
+                                    {"so_ids": [order_id], "page_index": page, "page_size": _PAGE})
+            data = body.get("data")
+            if not isinstance(data, dict) or not isinstance(data.get("orders", []), list):
+                raise SourceMalformed("Jushuitan's answer has no data.orders", code="jst:malformed")
+            out += [o for o in data.get("orders") or [] if isinstance(o, dict)
+                    and str(o.get("so_id", order_id)) == order_id]
+            if data.get("has_next") is not True:
+                break
+        if not out:
+            raise OrderNotFound("Jushuitan has no order with this platform order id")
+        return out
 
     def _facts(self, order_id: str, erp_orders: list[dict[str, Any]], prov: Provenance) -> OrderFacts:
         items: list[dict[str, Any]] = []

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
@@ -27,7 +28,15 @@ from knowledge.sources.taobao import TaobaoSource, TopClient
 from knowledge.sources.telemetry import SourceTelemetry
 from knowledge.sources.upstream import Adapter, Fetched, Retry
 
-__all__ = ["OrderSources"]
+__all__ = ["OrderSources", "TaskRoute"]
+
+
+@dataclass(frozen=True)
+class TaskRoute:
+    executor: str                 # "webhook" | "taobao" | "jushuitan" | "manual"
+    url: str | None = None
+    secret: str | None = None
+    problem: str | None = None    # why a configured route cannot be used (shown on the task)
 
 log = logging.getLogger("replydesk.sources")
 
@@ -87,6 +96,45 @@ class OrderSources:
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
+
+    # -- carrying out actions (issue 18) ------------------------------------------------------------
+
+    def task_route(self, shop_id: str) -> TaskRoute:
+        """Where a shop's accepted actions go: its own system (signed webhook), its Taobao trade's seller
+        memo, or nowhere automatic (a person does them from the /tasks list)."""
+        rec = self.configs.get(shop_id)
+        if rec is None:
+            return TaskRoute("manual")
+        url = getattr(rec.settings, "tasks_webhook_url", None)
+        if url:
+            secret = self.configs.secrets(rec).get("webhook_secret")
+            if not secret:
+                return TaskRoute("manual", problem="a tasks webhook URL is set without a webhook_secret")
+            return TaskRoute("webhook", url=url, secret=secret)
+        if rec.kind in ("taobao", "jushuitan"):
+            return TaskRoute(rec.kind)
+        return TaskRoute("manual")
+
+    def write_memo(self, shop_id: str, order_id: str, marker: str, line: str, flag: int) -> str:
+        rec = self.configs.get(shop_id)
+        if rec is None or rec.kind != "taobao":
+            raise SourceMalformed("this shop's orders are not on Taobao", code="config")
+        adapter = self.adapter(rec)
+        assert isinstance(adapter, TaobaoSource)
+        try:
+            out = adapter.write_memo(order_id, marker, line, flag)
+        except OrderUnavailable as exc:
+            self._record(rec.shop_id, ok=False, code=exc.code, message=exc.message)
+            raise
+        return out
+
+    def write_remark(self, shop_id: str, order_id: str, marker: str, line: str) -> str:
+        rec = self.configs.get(shop_id)
+        if rec is None or rec.kind != "jushuitan":
+            raise SourceMalformed("this shop's orders are not in Jushuitan", code="config")
+        adapter = self.adapter(rec)
+        assert isinstance(adapter, JushuitanSource)
+        return adapter.write_remark(order_id, marker, line)
 
     # -- adapters -------------------------------------------------------------------------------
 

@@ -306,6 +306,41 @@ class TaobaoSource:
              len(parcel["events"]))
 
 
+    def write_memo(self, order_id: str, marker: str, line: str, flag: int) -> str:
+        """Add ``line`` to the trade's seller memo and set its flag (``taobao.trade.memo.update``).
+
+        The memo call replaces the whole memo, so the current one is read first and kept; ``marker``
+        (the task id) is written with the line, and a memo that already carries it is not written
+        again: a retried task writes once. Returns "written" or "already".
+        """
+        if not order_id.isdigit():
+            raise OrderNotFound("Taobao trade ids are numbers")
+        got = self.client.call("taobao.trade.fullinfo.get", {"tid": order_id, "fields": "tid,seller_memo,seller_flag"})
+        trade = got.get("trade")
+        if not isinstance(trade, dict):
+            raise SourceMalformed("the Taobao answer has no trade", code="top:malformed")
+        current = str(trade.get("seller_memo") or "")
+        if marker in current:
+            return "already"
+        memo = f"{current}\n{line}" if current else line
+        while len(memo.encode()) > MEMO_MAX_BYTES:  # TOP keeps at most 1000 bytes: drop the oldest lines
+            head, _, rest = memo.partition("\n")
+            if not rest:
+                memo = memo.encode()[:MEMO_MAX_BYTES].decode(errors="ignore")
+                break
+            memo = rest
+        resp = self.client.call("taobao.trade.memo.update", {"tid": order_id, "memo": memo, "flag": flag})
+        if str((resp.get("trade") or {}).get("tid", order_id)) != order_id:
+            raise SourceMalformed("Taobao updated another trade's memo", code="top:malformed")
+        return "written"
+
+
+MEMO_MAX_BYTES = 1000
+# Seller flags: 0 grey, 1 red, 2 yellow, 3 green, 4 blue, 5 purple. Red marks "priority" in most shops.
+FLAG_PRIORITY = 1
+FLAG_FORWARD = 2
+
+
 def _int(v: Any) -> int | None:
     try:
         return int(v) if v not in (None, "") else None

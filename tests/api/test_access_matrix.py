@@ -84,6 +84,17 @@ ROUTES = [
     Route("GET", "/v1/insights/approvals", MANAGERS),
     Route("GET", "/v1/insights/summary", MANAGERS),
     Route("GET", "/v1/insights/export?format=csv", MANAGERS),
+    # Tasks (issue 18): every role sees and completes its shop's tasks; compensation is decided by managers.
+    Route("GET", "/tasks", None),
+    Route("GET", "/v1/tasks?status=all", ALL),
+    Route("GET", "/v1/tasks/settings", ALL),
+    Route("GET", "/v1/tasks/{task}", ALL, owned=True),
+    Route("POST", "/v1/tasks/{task}/done", ALL, {}, owned=True),
+    Route("POST", "/v1/tasks/{failed_task}/retry", ALL, owned=True),
+    Route("GET", "/v1/approvals?status=all", ALL),
+    Route("POST", "/v1/approvals/{approval}/approve", MANAGERS, owned=True),
+    Route("POST", "/v1/approvals/{approval}/decline", MANAGERS, {"reason": "超出本周预算"}, owned=True),
+    Route("GET", "/v1/compensation/weekly", MANAGERS),
     Route("GET", "/v1/keys", ("admin",)),
     Route("POST", "/v1/keys", ("admin",), {"role": "agent"}),
     Route("DELETE", "/v1/keys/{key}", ("admin",), owned=True),
@@ -108,8 +119,10 @@ def expected(route: Route, role: str | None, same_shop: bool) -> int:
 
 def test_openapi_has_no_route_missing_from_the_matrix(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    listed = {(r.method, r.path.replace("{approved}", "{draft}").split("?")[0]) for r in ROUTES}
-    norm = {"{draft_id}": "{draft}", "{order_id}": "{order}", "{key_id}": "{key}", "{item_id}": "{item}", "{job_id}": "{job}"}
+    listed = {(r.method, r.path.replace("{approved}", "{draft}").replace("{failed_task}", "{task}").split("?")[0])
+              for r in ROUTES}
+    norm = {"{draft_id}": "{draft}", "{order_id}": "{order}", "{key_id}": "{key}", "{item_id}": "{item}", "{job_id}": "{job}",
+            "{task_id}": "{task}", "{approval_id}": "{approval}"}
     for path, ops in spec["paths"].items():
         for k, v in norm.items():
             path = path.replace(k, v)
@@ -152,6 +165,19 @@ def _fill(path: str, client: TestClient, container, agent_key: str) -> str:
         if "{approved}" in path:
             client.post(f"/v1/drafts/{d['id']}/approve", headers=auth(agent_key))
         path = path.replace("{draft}", d["id"]).replace("{approved}", d["id"])
+    if "{task}" in path or "{approval}" in path or "{failed_task}" in path:
+        # An overdue order's draft, approved with its priority and coupon: one open task, one pending request.
+        d = client.post("/v1/drafts", json={"order_id": "T1003", "message": "怎么还不发货"}, headers=auth(agent_key)).json()
+        take = [{"index": i} for i, a in enumerate(d["actions"]) if a["kind"] in ("priority", "coupon")]
+        out = client.post(f"/v1/drafts/{d['id']}/approve", json={"actions": take}, headers=auth(agent_key)).json()
+        task = out["tasks"][0]["id"]
+        if "{failed_task}" in path:  # a task sent to a webhook that failed (retry needs one)
+            from core.tables import tasks
+
+            with container.engine.begin() as conn:
+                conn.execute(tasks.update().where(tasks.c.id == task).values(executor="webhook", status="failed"))
+        path = (path.replace("{task}", task).replace("{failed_task}", task)
+                .replace("{approval}", out["approvals"][0]["id"] if "{approval}" in path else ""))
     if "{order}" in path:
         path = path.replace("{order}", "T1001")
     if "{job}" in path:

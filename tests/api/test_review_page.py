@@ -171,7 +171,9 @@ def test_agent_reviews_the_queue_in_a_real_browser(tmp_path: Path) -> None:
             export = manager.get("/v1/feedback/export")
             assert export.status_code == 200, export.text
             events = [json.loads(line) for line in export.text.splitlines() if line.strip()]
-        assert Counter(e["event"] for e in events) == {"draft_created": 5, "approved": 1, "edited": 1, "rejected": 1}
+        # T1003's reply says a small compensation will be applied for: approving it asked a manager (issue 18).
+        assert Counter(e["event"] for e in events) == {"draft_created": 5, "approved": 1, "edited": 1, "rejected": 1,
+                                                       "coupon_requested": 1}
         decided = {e["event"]: e for e in events if e["event"] != "draft_created"}
         assert decided["approved"]["draft_id"] == ids["T1006"]
         assert decided["edited"]["draft_id"] == ids["T1003"]

@@ -79,9 +79,16 @@ def api(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterato
             h = {"Authorization": f"Bearer {keys['agent']}"}
             drafts = [client.post("/v1/drafts", json={"order_id": oid, "message": "什么时候发货？"}, headers=h).json()["id"]
                       for oid in ("T1001", "T1003", "T1004", "T1006", "T1010", "T1013")]
+            # An overdue order's draft approved with its priority and coupon: a task and an approval to fuzz.
+            late = client.post("/v1/drafts", json={"order_id": "T1003", "message": "怎么还不发货"}, headers=h).json()
+            take = [{"index": i} for i, a in enumerate(late["actions"]) if a["kind"] in ("priority", "coupon")]
+            done = client.post(f"/v1/drafts/{late['id']}/approve", json={"actions": take}, headers=h).json()
+            task_ids, approval_ids = [t["id"] for t in done["tasks"]], [a["id"] for a in done["approvals"]]
+            assert task_ids and approval_ids, done
         spare_keys = [c.keys.create("demo", "agent", label=f"spare {i}")[0].id for i in range(3)]
         ids = {"draft_id": drafts, "order_id": ["T1001", "T1003", "T1006", "T1010"], "key_id": spare_keys,
-               "item_id": ["ship-time", "carriers", "delay-comp", "n-1111", "style-urge"]}
+               "item_id": ["ship-time", "carriers", "delay-comp", "n-1111", "style-urge"],
+               "task_id": task_ids, "approval_id": approval_ids}
         yield Api(app, c, keys, ids)
         c.close()
 

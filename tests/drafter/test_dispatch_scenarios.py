@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from drafter.evaluate import read_scenarios, run_eval
+from drafter.scoring import check
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 FILES = {"dispatch_honesty.jsonl": 40, "independent_probe.jsonl": 20}  # file -> the least scenarios it holds
@@ -41,3 +42,21 @@ def test_no_violation_and_the_musts_hold(run: tuple[list[dict], dict]) -> None:
 def test_the_templates_pass_their_own_guard(run: tuple[list[dict], dict]) -> None:
     lines, _ = run
     assert [ln["id"] for ln in lines if ln["guard"]["fell_back"]] == []
+
+
+DONE_KINDS = {"handoff_warehouse", "handoff_courier", "handoff_colleague", "compensation_applied",
+              "compensation_granted", "refund_applied"}
+
+
+def test_no_draft_says_an_action_was_done(run: tuple[list[dict], dict]) -> None:
+    """Issue 18: nothing has been done for these orders (no task, no approval), so no draft may say a
+    handoff or a compensation happened; the steps it promises are proposed as actions instead."""
+    lines, _ = run
+    said = [(ln["id"], c["text"]) for ln in lines for c in ln["guard"]["claims"] if c["kind"] in DONE_KINDS]
+    assert said == []
+    # The scorer's own reading (independent of the guard's lexicon) agrees.
+    assert [ln["id"] for ln in lines if check("claims_action_done", ln, {})] == []
+    for ln in lines:
+        if "我这就" in ln["text"] or "I'll flag" in ln["text"] or "I'll ask the warehouse" in ln["text"]:
+            kinds = {a["kind"] for a in ln["actions"]}
+            assert kinds & {"priority", "forward_warehouse", "escalate"}, (ln["id"], ln["text"], kinds)

@@ -1,4 +1,6 @@
-"""A fake Jushuitan open API: ``POST /open/orders/single/query`` and ``POST /openWeb/auth/refreshToken``.
+"""A fake Jushuitan open API: ``POST /open/orders/single/query``, ``POST /open/jushuitan/order/remark/upload``
+(the seller remark of one ERP order by ``o_id``: replaced, or appended with ``is_append``; at most 500
+characters) and ``POST /openWeb/auth/refreshToken``.
 
 It verifies the signature (lower-case MD5 of the app secret + sorted name+value pairs), the access
 token (code 100 when wrong or expired), pages answers with ``has_next``, and answers in the shapes of
@@ -45,9 +47,11 @@ class FakeJushuitan:
         self.page_size = page_size
         self.behaviour = Behaviour()
         self.calls: list[dict[str, Any]] = []
+        self.remark_writes: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._n = 0
         self.app = Starlette(routes=[Route("/open/orders/single/query", self.query, methods=["POST"]),
+                                     Route("/open/jushuitan/order/remark/upload", self.remark, methods=["POST"]),
                                      Route("/openWeb/auth/refreshToken", self.refresh, methods=["POST"])])
 
     def count(self, path: str = "/open/orders/single/query") -> int:
@@ -110,6 +114,35 @@ class FakeJushuitan:
             "page_size": size, "page_index": page, "data_count": len(found),
             "page_count": max(1, -(-len(found) // size)), "has_next": page * size < len(found), "orders": chunk}})
 
+    async def remark(self, request: Request) -> Response:
+        form, ok = await self._form(request)
+        if form.get("app_key") != self.app_key or not ok:
+            return JSONResponse({"code": 10, "msg": "验证失败！无效签名", "data": None})
+        if form.get("access_token") != self.access_token:
+            return JSONResponse({"code": 100, "msg": "验证失败！无效的access_token或access_token已过期", "data": None})
+        mode = self.behaviour.take()
+        if mode == "http500":
+            return PlainTextResponse("Internal Server Error", status_code=500)
+        if mode == "rate_limit":
+            return JSONResponse({"code": 199, "msg": "调用频次超过限制!请稍后再试", "data": None})
+        try:
+            biz = json.loads(form.get("biz", "{}"))
+        except json.JSONDecodeError:
+            return JSONResponse({"code": 120, "msg": "biz参数错误", "data": None})
+        remark = biz.get("remark")
+        if not isinstance(biz.get("o_id"), int) or not isinstance(remark, str):
+            return JSONResponse({"code": 120, "msg": "参数错误：o_id、remark必填", "data": None})
+        if len(remark) > 500:
+            return JSONResponse({"code": 120, "msg": "备注最大长度500", "data": None})
+        target = next((o for orders in self.orders.values() for o in orders if o["o_id"] == biz["o_id"]), None)
+        if target is None:
+            return JSONResponse({"code": 120, "msg": "订单不存在", "data": None})
+        with self._lock:
+            old = target.get("remark") or ""
+            target["remark"] = f"{old}{remark}" if biz.get("is_append") and old else remark
+            self.remark_writes.append({"o_id": biz["o_id"], "remark": remark, "is_append": biz.get("is_append")})
+        return JSONResponse({"code": 0, "msg": "执行成功", "data": None})
+
     # -- loading facts ----------------------------------------------------------------------
 
     def load_facts(self, facts: dict[str, Any]) -> None:
@@ -147,7 +180,7 @@ class FakeJushuitan:
             "shop_buyer_id": facts.get("buyer_nick"), "wms_co_id": 10086, "wms_co_name": facts.get("warehouse"),
             "l_id": sh.get("tracking_no") if sh else None, "logistics_company": sh.get("carrier") if sh else None,
             "lc_id": "ZTO" if sh else None, "send_date": _local(sh.get("shipped_at")) if sh else None,
-            "receiver_state": "浙江省", "receiver_city": "杭州市", "question_type": None, "labels": "",
+            "receiver_state": "浙江省", "receiver_city": "杭州市", "question_type": None, "labels": "", "remark": "",
             "created": _local(facts.get("paid_at")), "modified": _local(facts.get("paid_at")),
             "items": [{"oi_id": o_id * 10 + k, "sku_id": it.get("sku"), "i_id": (it.get("sku") or "").split("-")[0],
                        "name": it.get("title"), "qty": it.get("quantity", 1), "price": 39.0, "amount": 39.0,

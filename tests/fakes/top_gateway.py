@@ -2,7 +2,8 @@
 
 It checks what TOP checks, in TOP's order: the app key, the signature (md5 / hmac / hmac-sha256 over
 the sorted parameters), the session; then answers ``taobao.trade.fullinfo.get`` and
-``taobao.logistics.trace.search`` from the trades it holds, in TOP's JSON shapes (payload fields as in
+``taobao.logistics.trace.search`` from the trades it holds, writes ``taobao.trade.memo.update`` (the
+seller memo and flag, replacing the memo as TOP does; memo at most 1000 bytes, flag 0-5), in TOP's JSON shapes (payload fields as in
 the platform's documentation and SDK samples), or with an ``error_response`` when told to.
 
 Modes (``fake.behaviour.then(...)`` / ``.always(...)``): ``rate_limit:N`` (code 7, ban N seconds),
@@ -59,6 +60,7 @@ class FakeTop:
         self.traces: dict[str, dict[str, Any]] = {}
         self.behaviour = Behaviour()
         self.calls: list[dict[str, Any]] = []
+        self.memo_writes: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self.app = Starlette(routes=[Route("/router/rest", self.rest, methods=["POST"])])
 
@@ -104,6 +106,8 @@ class FakeTop:
             return self._fullinfo(form)
         if method == "taobao.logistics.trace.search":
             return self._trace(form)
+        if method == "taobao.trade.memo.update":
+            return self._memo(form)
         return _err(22, "Invalid method")
 
     def _fullinfo(self, form: dict[str, str]) -> Response:
@@ -113,6 +117,33 @@ class FakeTop:
         if trade is None:
             return _err(15, "Remote service error", "isv.trade-not-exist", "交易不存在")
         return JSONResponse({"trade_fullinfo_get_response": {"trade": trade, "request_id": "4ah8dw0frq1e"}})
+
+    def _memo(self, form: dict[str, str]) -> Response:
+        tid = form.get("tid", "")
+        if not tid:
+            return _err(40, "Missing required arguments:tid")
+        if not tid.isdigit():
+            return _err(41, "Invalid arguments:tid")
+        trade = self.trades.get(tid)
+        if trade is None:
+            return _err(15, "Remote service error", "isv.trade-not-exist", "交易不存在")
+        memo = form.get("memo", "")
+        if len(memo.encode()) > 1000:
+            return _err(15, "Remote service error", "isv.invalid-parameter:memo", "备注长度超过1000个字节")
+        flag = form.get("flag", "")
+        if flag and (not flag.isdigit() or int(flag) > 5):
+            return _err(41, "Invalid arguments:flag")
+        with self._lock:
+            if form.get("reset") == "true":
+                trade.pop("seller_memo", None)
+            elif memo:
+                trade["seller_memo"] = memo
+            if flag:
+                trade["seller_flag"] = int(flag)
+            trade["modified"] = datetime.now(CST).strftime("%Y-%m-%d %H:%M:%S")
+            self.memo_writes.append({"tid": tid, "memo": memo, "flag": flag})
+        return JSONResponse({"trade_memo_update_response": {
+            "trade": {"tid": int(tid), "modified": trade["modified"]}, "request_id": "2ag5kx1xq9tq"}})
 
     def _trace(self, form: dict[str, str]) -> Response:
         trade = self.trades.get(form.get("tid", ""))
