@@ -120,12 +120,6 @@ class Review:
         plan = self.desk.plan(shop_id, result, accepted) if self.desk is not None else []
         done = self._done(shop_id, row)
         report = check_text(row, final, done=done) if edited or row.situation_json else result.guard
-        if self.desk is not None:
-            from drafter.tasks import untaken_promises
-
-            untaken = untaken_promises(final, result, plan)
-            if untaken:
-                report = report.model_copy(update={"ok": False, "violations": report.violations + untaken})
         warnings = report.violations
         override = (override_reason or "").strip() or None
         if warnings or not report.ok:
@@ -140,6 +134,12 @@ class Review:
                                        violations=listed)
         else:
             override = None  # nothing to override: a stray reason is not logged as an override
+        if self.desk is not None:
+            # A step the text promises but the approval leaves out: told to the agent with the outcome (it is
+            # about the actions, not a claim of the text, so it does not need an override).
+            from drafter.tasks import untaken_promises
+
+            warnings = warnings + untaken_promises(final, result, plan)
         now = self.clock.now()
         event = "edited" if edited else "approved"
         to_run: list[str] = []
