@@ -20,10 +20,12 @@ from knowledge.sources.secretbox import new_key
 from tests.api.browser import chromium, create_key, new_page, require_chromium, running_server, screenshot
 
 
-def connect(page: Page, url: str, key: str) -> None:
+def connect(page: Page, url: str, key: str, *, lang: str | None = "en") -> None:
+    if lang:  # the review page follows the chosen language (Chinese by default); these checks read English
+        page.add_init_script(f"localStorage.setItem('replydesk.lang', '{lang}')")
     page.goto(url)
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Save key").click()
+    page.locator("#key-input").fill(key)
+    page.locator("#key-form button[type=submit]").click()
     expect(page.locator("#key-dialog")).not_to_be_visible()
 
 
@@ -120,7 +122,7 @@ def test_manager_decides_coupons_and_failed_and_done_tasks_show(tmp_path: Path) 
 
         # 4. The warehouse's list: the open handoff with the order facts; done → the agent's page is told.
         wpage = new_page(browser)
-        connect(wpage, f"{server.url}/tasks", server.keys["agent"])
+        connect(wpage, f"{server.url}/tasks", server.keys["agent"], lang=None)
         expect(wpage.locator(".topbar h1")).to_have_text("待办交接（仓库）")
         # The approved coupon became a task to give it: sent to the shop's (unreachable) webhook, so failed.
         wpage.locator("#status-filter").select_option("failed")
