@@ -25,7 +25,10 @@ class TradeStatus(StrEnum):
 
 
 def _known_status(v: Any) -> Any:
-    # An unknown status from a source is "we don't know", not an error.
+    # An unknown status from a source is "we don't know", not an error; a status that is not even a
+    # string is malformed input (a 422 for PUT /v1/orders), not an unknown status.
+    if v is not None and not isinstance(v, str):
+        raise ValueError("status must be a string")
     if v is None or v in TradeStatus.__members__:
         return v
     return None

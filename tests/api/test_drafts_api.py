@@ -60,6 +60,16 @@ def test_order_update_is_live(client: TestClient, demo: dict[str, str]) -> None:
     assert "78800000000001" in after["text"] and "78800000000001" not in before["text"]
 
 
+def test_a_malformed_status_is_a_422_and_the_order_is_kept(client: TestClient, demo: dict[str, str]) -> None:
+    # Found by schemathesis: a list where a status belongs raised inside the validator (a 500).
+    h = auth(demo["manager"])
+    before = client.get("/v1/orders/T1001", headers=h).json()
+    for body in ({"order_id": "T1001", "items": [{"status": []}]}, {"order_id": "T1001", "status": {"a": 1}}):
+        r = client.put("/v1/orders/T1001", json=body, headers=h)
+        assert r.status_code == 422, r.text
+    assert client.get("/v1/orders/T1001", headers=h).json() == before
+
+
 def test_another_shops_draft_is_404(client: TestClient, demo: dict[str, str]) -> None:
     d = client.post("/v1/drafts", json={"order_id": "T1001", "message": "今天能发吗"}, headers=auth(demo["agent"])).json()
     r = client.get(f"/v1/drafts/{d['id']}", headers=auth(demo["other-agent"]))
