@@ -209,6 +209,48 @@ def first_queries(base: str, fleet: dict[str, Any], sample: int) -> dict[str, An
             "client_ms": pct(client), "big_shop": big}
 
 
+def profile_drafts(env: dict[str, str], fleet: dict[str, Any], pick: Any, n: int) -> dict[str, Any]:
+    """Where a draft's server time goes: ``n`` drafts through ``create_draft`` (what POST /v1/drafts
+    runs) in this process against the same deployment, under cProfile; the top functions by own time
+    and by cumulative time."""
+    import cProfile
+    import io
+    import pstats
+
+    from api.container import Container
+    from core.clock import SystemClock
+    from core.settings import Settings
+    from drafter.create import create_draft
+    from drafter.request import DraftRequest
+
+    settings = Settings(**{k.removeprefix("REPLYDESK_").lower(): v for k, v in env.items()
+                           if k.startswith("REPLYDESK_")})
+    c = Container.build(settings, clock=SystemClock(), run_migrations=False)
+    by_key = {v: k for k, v in fleet["keys"].items()}
+    rng = random.Random(23)
+    calls = []
+    for _ in range(n):
+        key, order = pick(rng)
+        calls.append((by_key[key], DraftRequest(order_id=order, message=rng.choice(MESSAGES))))
+    services = c.draft_services()
+    for shop, req in calls[:20]:  # warm: model, jieba, connections
+        create_draft(req, shop, services, c.review, author="bench")
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    for shop, req in calls:
+        create_draft(req, shop, services, c.review, author="bench")
+    prof.disable()
+    wall = time.perf_counter() - t0
+    c.close()
+    res: dict[str, Any] = {"drafts": n, "wall_s": round(wall, 2), "per_draft_ms": round(wall / n * 1000, 2)}
+    for key in ("tottime", "cumulative"):
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats(key).print_stats(18)
+        res[f"top_{key}"] = buf.getvalue().splitlines()[6:]
+    return res
+
+
 def zipf_picker(fleet: dict[str, Any], s: float) -> Any:
     shops = fleet["shops"]
     weights = [1.0 / (i + 1) ** s for i in range(len(shops))]
@@ -236,6 +278,7 @@ def main() -> None:
     ap.add_argument("--distinct", type=int, default=300)
     ap.add_argument("--sample", type=int, default=300)
     ap.add_argument("--zipf", type=float, default=1.1)
+    ap.add_argument("--profile-drafts", type=int, default=0, help="then profile this many drafts in process")
     args = ap.parse_args()
     if args.shops:
         return main_fleet(args)
@@ -351,6 +394,8 @@ def main_fleet(args: argparse.Namespace) -> None:
             steps.append(res)
             print(json.dumps(res), file=sys.stderr, flush=True)
         out["steps"] = steps
+        if args.profile_drafts:
+            out["profile"] = profile_drafts(env, fleet, pick, args.profile_drafts)
         try:
             r = redis.Redis.from_url(env["REPLYDESK_REDIS_URL"])
             out["query_cache_entries"] = int(r.zcard("replydesk:qvec:lru"))
