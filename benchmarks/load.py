@@ -373,16 +373,29 @@ def main_fleet(args: argparse.Namespace) -> None:
         print(json.dumps({k: v for k, v in out.items()}), file=sys.stderr, flush=True)
         procs.append(subprocess.Popen([str(BIN / "replydesk"), "worker"], env=env, cwd=ROOT,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-        procs.append(subprocess.Popen([str(BIN / "replydesk"), "serve", "--port", str(port), "--workers",
-                                       str(args.workers)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, start_new_session=True))
         base = f"http://127.0.0.1:{port}"
-        _wait(f"{base}/healthz")
-        # Warm both workers on one shop (model, jieba, connections): per-shop first-use costs stay untouched.
-        warm_shop = fleet["shops"][-1]
-        asyncio.run(_drive(base, fleet["keys"][warm_shop], 10, 3, fleet["orders"]))
+
+        def start_api() -> subprocess.Popen:
+            p = subprocess.Popen([str(BIN / "replydesk"), "serve", "--port", str(port), "--workers",
+                                  str(args.workers)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+            _wait(f"{base}/healthz")
+            # Warm both workers on one shop (model, jieba, connections): per-shop first-use costs stay untouched.
+            warm_shop = fleet["shops"][-1]
+            asyncio.run(_drive(base, fleet["keys"][warm_shop], 10, 3, fleet["orders"]))
+            return p
+
+        api = start_api()
+        # 1. Fresh API workers and a Chroma server that has not yet loaded these shops' collections.
+        out["first_query_cold_chroma"] = first_queries(base, fleet, args.sample)
+        print(json.dumps(out["first_query_cold_chroma"]), file=sys.stderr, flush=True)
+        # 2. The same shops in freshly restarted API workers (the Chroma server keeps what it loaded).
+        os.killpg(api.pid, signal.SIGTERM)
+        api.wait(timeout=60)
+        api = start_api()
         out["first_query"] = first_queries(base, fleet, args.sample)
         print(json.dumps(out["first_query"]), file=sys.stderr, flush=True)
+        procs.append(api)
         pick, top10 = zipf_picker(fleet, args.zipf)
         out["traffic"] = {"zipf_s": args.zipf, "top10_shops_share": top10, "messages": len(MESSAGES)}
         steps = []
