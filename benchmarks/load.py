@@ -71,6 +71,10 @@ async def _drive(base: str, key: str | None, rate: float, seconds: float, orders
     errors: dict[str, int] = {}
     sent = 0
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+    # At most 256 requests in flight; the rest wait here (their wait counts in their latency). Left to
+    # httpx's pool instead, thousands of waiting requests make its bookkeeping quadratic and the
+    # client, not the server, melts down (seen at 100/s against a slow server).
+    gate = asyncio.Semaphore(256)
     async with httpx.AsyncClient(base_url=base, timeout=10, limits=limits) as client:
         rng = random.Random(7)
         tasks = []
@@ -81,6 +85,10 @@ async def _drive(base: str, key: str | None, rate: float, seconds: float, orders
             else:
                 k, order = pick(rng)
             t0 = time.perf_counter()
+            async with gate:
+                await send(k, order, t0)
+
+        async def send(k: str | None, order: str, t0: float) -> None:
             try:
                 r = await client.post("/v1/drafts", json={"order_id": order, "message": rng.choice(MESSAGES)},
                                       headers={"Authorization": f"Bearer {k}"})
@@ -175,6 +183,21 @@ def build_fleet(env: dict[str, str], shops: int, lo: int, hi: int, big: int, dis
             "chunks": int(total), "build_sql_s": round(t_sql, 1), "build_vectors_s": round(t_vec, 1)}
 
 
+def warm_chroma(env: dict[str, str], fleet: dict[str, Any]) -> float:
+    """One tiny query per shop collection, straight to Chroma, so its server loads every segment."""
+    import numpy as np
+
+    from knowledge.embeddings import E5Embedder
+    from knowledge.index import VectorIndex
+
+    index = VectorIndex(E5Embedder(), url=env["REPLYDESK_CHROMA_URL"], collection=env["REPLYDESK_CHROMA_COLLECTION"])
+    v = np.ones(384, dtype=np.float32) / np.sqrt(384)
+    t = time.perf_counter()
+    for shop in fleet["shops"]:
+        index.query(shop, v, 1)
+    return round(time.perf_counter() - t, 1)
+
+
 def first_queries(base: str, fleet: dict[str, Any], sample: int) -> dict[str, Any]:
     """The first draft of ``sample`` shops (never asked before), one at a time."""
     rng = random.Random(17)
@@ -209,6 +232,48 @@ def first_queries(base: str, fleet: dict[str, Any], sample: int) -> dict[str, An
             "client_ms": pct(client), "big_shop": big}
 
 
+def profile_drafts(env: dict[str, str], fleet: dict[str, Any], pick: Any, n: int) -> dict[str, Any]:
+    """Where a draft's server time goes: ``n`` drafts through ``create_draft`` (what POST /v1/drafts
+    runs) in this process against the same deployment, under cProfile; the top functions by own time
+    and by cumulative time."""
+    import cProfile
+    import io
+    import pstats
+
+    from api.container import Container
+    from core.clock import SystemClock
+    from core.settings import Settings
+    from drafter.create import create_draft
+    from drafter.request import DraftRequest
+
+    settings = Settings(**{k.removeprefix("REPLYDESK_").lower(): v for k, v in env.items()
+                           if k.startswith("REPLYDESK_")})
+    c = Container.build(settings, clock=SystemClock(), run_migrations=False)
+    by_key = {v: k for k, v in fleet["keys"].items()}
+    rng = random.Random(23)
+    calls = []
+    for _ in range(n):
+        key, order = pick(rng)
+        calls.append((by_key[key], DraftRequest(order_id=order, message=rng.choice(MESSAGES))))
+    services = c.draft_services()
+    for shop, req in calls[:20]:  # warm: model, jieba, connections
+        create_draft(req, shop, services, c.review, author="bench")
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    for shop, req in calls:
+        create_draft(req, shop, services, c.review, author="bench")
+    prof.disable()
+    wall = time.perf_counter() - t0
+    c.close()
+    res: dict[str, Any] = {"drafts": n, "wall_s": round(wall, 2), "per_draft_ms": round(wall / n * 1000, 2)}
+    for key in ("tottime", "cumulative"):
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats(key).print_stats(18)
+        res[f"top_{key}"] = buf.getvalue().splitlines()[6:]
+    return res
+
+
 def zipf_picker(fleet: dict[str, Any], s: float) -> Any:
     shops = fleet["shops"]
     weights = [1.0 / (i + 1) ** s for i in range(len(shops))]
@@ -236,6 +301,7 @@ def main() -> None:
     ap.add_argument("--distinct", type=int, default=300)
     ap.add_argument("--sample", type=int, default=300)
     ap.add_argument("--zipf", type=float, default=1.1)
+    ap.add_argument("--profile-drafts", type=int, default=0, help="then profile this many drafts in process")
     args = ap.parse_args()
     if args.shops:
         return main_fleet(args)
@@ -330,16 +396,31 @@ def main_fleet(args: argparse.Namespace) -> None:
         print(json.dumps({k: v for k, v in out.items()}), file=sys.stderr, flush=True)
         procs.append(subprocess.Popen([str(BIN / "replydesk"), "worker"], env=env, cwd=ROOT,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-        procs.append(subprocess.Popen([str(BIN / "replydesk"), "serve", "--port", str(port), "--workers",
-                                       str(args.workers)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, start_new_session=True))
         base = f"http://127.0.0.1:{port}"
-        _wait(f"{base}/healthz")
-        # Warm both workers on one shop (model, jieba, connections): per-shop first-use costs stay untouched.
-        warm_shop = fleet["shops"][-1]
-        asyncio.run(_drive(base, fleet["keys"][warm_shop], 10, 3, fleet["orders"]))
+
+        def start_api() -> subprocess.Popen:
+            p = subprocess.Popen([str(BIN / "replydesk"), "serve", "--port", str(port), "--workers",
+                                  str(args.workers)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+            _wait(f"{base}/healthz")
+            # Warm both workers on one shop (model, jieba, connections): per-shop first-use costs stay untouched.
+            warm_shop = fleet["shops"][-1]
+            asyncio.run(_drive(base, fleet["keys"][warm_shop], 10, 3, fleet["orders"]))
+            return p
+
+        api = start_api()
+        # 1. Fresh API workers and a Chroma server that has not yet loaded these shops' collections.
+        out["first_query_cold_chroma"] = first_queries(base, fleet, args.sample)
+        print(json.dumps(out["first_query_cold_chroma"]), file=sys.stderr, flush=True)
+        # 2. The same shops in freshly restarted API workers (the Chroma server keeps what it loaded).
+        os.killpg(api.pid, signal.SIGTERM)
+        api.wait(timeout=60)
+        api = start_api()
         out["first_query"] = first_queries(base, fleet, args.sample)
         print(json.dumps(out["first_query"]), file=sys.stderr, flush=True)
+        procs.append(api)
+        # 3. Steady state for the rate steps: the Chroma server has loaded every shop's collection.
+        out["chroma_warm_s"] = warm_chroma(env, fleet)
         pick, top10 = zipf_picker(fleet, args.zipf)
         out["traffic"] = {"zipf_s": args.zipf, "top10_shops_share": top10, "messages": len(MESSAGES)}
         steps = []
@@ -351,6 +432,8 @@ def main_fleet(args: argparse.Namespace) -> None:
             steps.append(res)
             print(json.dumps(res), file=sys.stderr, flush=True)
         out["steps"] = steps
+        if args.profile_drafts:
+            out["profile"] = profile_drafts(env, fleet, pick, args.profile_drafts)
         try:
             r = redis.Redis.from_url(env["REPLYDESK_REDIS_URL"])
             out["query_cache_entries"] = int(r.zcard("replydesk:qvec:lru"))

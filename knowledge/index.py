@@ -245,6 +245,10 @@ class VectorIndex:
         """Raise IndexUnavailable unless Chroma answers (readiness checks: one call, whatever the shop count)."""
         self._run(lambda: self._get_client().heartbeat())
 
+    def exists(self, shop_id: str) -> bool:
+        """Whether the shop has a live collection (of this model: another model's is dropped here)."""
+        return self._run(lambda: self._open(shop_id, create=False)) is not None
+
     def collection_for(self, shop_id: str) -> Any:
         """The raw Chroma collection of one shop (for tools and tests; application code uses the methods)."""
         return self._run(lambda: self._open(shop_id, create=True))
@@ -356,7 +360,19 @@ class VectorIndex:
         build = self.start_build(shop_id, "rebuild")
         n = self.fill_build(build, docs, progress=progress)
         self.publish_build(build)
+        if n == 0:
+            self.drop_shop(shop_id)  # a shop without documents has no collection
         return n
+
+    def drop_shop(self, shop_id: str) -> None:
+        from chromadb.errors import NotFoundError
+
+        with self._lock:
+            self._collections.pop(shop_id, None)
+        try:
+            self._run(lambda: self._get_client().delete_collection(self.name_for(shop_id)))
+        except NotFoundError:
+            pass
 
     # -- building a shop's collection aside, then swapping it in ---------------------------------
     def start_build(self, shop_id: str, token: str) -> Any:

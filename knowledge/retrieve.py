@@ -81,30 +81,27 @@ class Retriever:
         return _WithUnsaved(self, doc)
 
     def _ensure_indexed(self, shop_id: str) -> None:
-        # Once per shop and process, and cheap (two counts), because it runs inside a shop's first
-        # query: repairs a shop's vectors that were dropped (model change) or lost (a fresh data
-        # dir) without waiting for a reindex. Only small repairs happen here; re-embedding a large
-        # shop takes minutes and is a job (``kb reindex``); until then BM25 still finds what the
-        # vectors miss. A full comparison of revisions is ``kb check``'s.
+        # Once per shop and process, inside the shop's first query, so it must cost next to nothing:
+        # it looks only for a shop whose collection is missing (a fresh data dir, or dropped because
+        # it came from another embedding model) although SQL holds its documents, and re-embeds it
+        # if it is small. Re-embedding a large shop takes minutes and is a job (``kb reindex``);
+        # until then BM25 still finds what the vectors miss. Finer drift (a missed write) is
+        # ``kb check``'s to find and a reindex's to repair; SQL decides what is returned meanwhile.
         if shop_id in self._verified:
             return
         self._verified.add(shop_id)
         try:
-            with self.store.engine.connect() as conn:
-                in_sql = fulltext.chunk_count(conn, shop_id)
-            if self.index.count(shop_id) == in_sql:
+            if self.index.exists(shop_id):
                 return
             docs = self.store.list(shop_id)
-            report = self.index.drift(shop_id, docs)
-            if report.ok:
+            if not docs:
                 return
-            todo = len(report.docs_to_reindex()) + len(report.orphans)
-            if todo > self.repair_limit:
-                log.warning("index for shop %s differs from SQL in %d documents: run `replydesk kb reindex`",
-                            shop_id, todo)
+            if len(docs) > self.repair_limit:
+                log.warning("shop %s has no vector index for its %d documents: run `replydesk kb reindex`",
+                            shop_id, len(docs))
                 return
-            self.index.sync_shop(shop_id, docs, report)
-            log.warning("index for shop %s was out of sync with SQL, repaired: %s", shop_id, report.as_dict())
+            report = self.index.sync_shop(shop_id, docs)
+            log.warning("index for shop %s was missing, rebuilt: %s", shop_id, report.as_dict())
         except IndexUnavailable as e:
             log.warning("cannot verify the index for shop %s: %s", shop_id, e)
 

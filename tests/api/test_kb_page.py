@@ -243,6 +243,7 @@ def test_manager_reindexes_and_imports_with_a_progress_bar(tmp_path: Path) -> No
     bad.write_text("---\nid: bad\ntitle: 没有kind\n---\n正文\n", encoding="utf-8")
     with running_server(tmp_path) as server, server.client("manager") as manager, chromium() as browser:
         page = new_page(browser)
+        page.add_init_script("localStorage.setItem('replydesk.lang', 'en')")
         page.goto(f"{server.url}/kb")
         page.get_by_label("API key").fill(server.keys["manager"])
         page.get_by_role("button", name="Save key").click()

@@ -4,7 +4,7 @@ by the application (segmentation is jieba's, in knowledge/); existing items are 
 Knowledge base jobs (reindex, import): state and progress, for GET /v1/jobs/{id}.
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0008
 """
 import sqlalchemy as sa
 from alembic import op
