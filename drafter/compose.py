@@ -338,9 +338,13 @@ def _estimate_text(p: _Picker, s: Situation, settings: ShopSettings, lang: str, 
         elif est.earliest > today:
             out.append(p("dispatch_earliest", day=_fmt(est.earliest, today, lang),
                          reason=_reason_text(["", *est.supports], s, settings, lang)))
-    elif est.certainty == "by" and est.latest is not None:
+    elif est.certainty == "by" and est.latest is not None and s.dispatch_by == est.latest:
         out.append(p("dispatch_by", date=_fmt_date(est.latest, lang)))
         cite_order("promised_ship_by")
+    elif est.certainty == "by":
+        # The policy's day has passed and the deadline is today: "by today" would promise today, which
+        # the situation does not allow; say it is being checked instead of naming a day.
+        out.append(p("will_check"))
     return sep.join(out)
 
 
@@ -380,9 +384,16 @@ def _pending_lines_text(p: _Picker, s: Situation, settings: ShopSettings, lang: 
         return sep.join(parts)
     if any(ln.state == "presale" for ln in pending) and est is not None:
         moved = ""
-        if s.presale_from and est.earliest > s.presale_from and len(est.supports) > 1:
+        if s.presale_from and est.earliest > s.presale_from and est.earliest > today and len(est.supports) > 1:
             moved = p("presale_moved", reason=_reason_text(est.supports, s, settings, lang))
-        if est.latest is not None:
+        if est.earliest <= today:
+            # The window is open: "today at the earliest" would read as a promise for today. Name the
+            # last day only when the situation allows it, else say it is being checked.
+            if est.latest is not None and s.dispatch_by == est.latest:
+                parts.append(p("presale_open", by=_fmt_date(est.latest, lang)))
+            else:
+                parts.append(p("will_check"))
+        elif est.latest is not None:
             parts.append(p("presale_window", **{"from": _fmt_date(est.earliest, lang),
                                                 "by": _fmt_date(est.latest, lang)}) + moved)
         else:
