@@ -394,6 +394,9 @@ async function checkConnection() {
     conn.dataset.state = "live";
     conn.textContent = t("Connected");
     conn.removeAttribute("data-i18n");
+    // Dates in the shop's timezone, whatever this computer's is.
+    const desk = await api("desk").catch(() => null);
+    if (desk?.timezone) rdI18n.setZone(desk.timezone);
     const orders = await api("orders");
     // Suggestions for the order id field; a shop's full order book is not for a dropdown.
     $("#orders").replaceChildren(...orders.slice(0, 200).map((o) => h("option", { value: o.order_id, label: `${o.order_id} · ${o.status}` })));
