@@ -159,6 +159,13 @@
     "Show deleted": "显示已删除",
     "The same settings, whole; unknown fields are refused.": "同一份设置的完整内容；未知字段会被拒绝。",
     "a manager or admin key can edit; any key can read": "店长或管理员密钥可编辑；任何密钥可查看",
+    "Connected · {n} items": "已连接 · {n} 个条目", "in force": "生效中", "New item": "新建条目", "Create": "创建",
+    "Save changes": "保存修改", "No changes: {id} stays at revision {r}": "没有改动：{id} 仍为第 {r} 版",
+    "Created {id} (revision 1)": "已创建 {id}（第 1 版）", "Saved {id} as revision {r}": "已保存 {id} 为第 {r} 版",
+    "Please fix the highlighted field": "请修正标出的字段", "Delete": "删除", "Click again to delete": "再次点击以删除",
+    "Drawn again from the saved knowledge.": "已按保存后的知识重新生成。", "Cites:": "引用：",
+    "Shop settings saved as revision {r}": "店铺设置已保存为第 {r} 版", "Shop settings unchanged": "店铺设置没有变化",
+    "Could not load the knowledge base": "无法加载知识库", "Not saved. Please fix:": "未保存，请修正：",
     // the extension's options
     "replydesk · options": "replydesk · 设置",
     "Connect to your replydesk API": "连接您的 replydesk API",
