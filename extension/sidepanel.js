@@ -275,6 +275,7 @@ async function approve(override = null) {
     }
     const body = text !== d.text ? { final_text: text } : {};
     if (override) body.override_reason = override;
+    if (d.needs_human) body.confirmed_needs_human = state.humanConfirmed;
     let res;
     try {
       res = await api("approve", { id: d.id, body });

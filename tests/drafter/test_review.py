@@ -198,3 +198,15 @@ def test_logged_cases_replay_as_scenarios(world) -> None:
     cases = scenarios_from_log(log.events("demo"), {"timezone": "Asia/Shanghai"})
     assert len(cases) == 1 and cases[0]["order"]["order_id"] == "T1006"
     assert "13812345678" not in cases[0]["message"] and cases[0]["shop"]["settings"]["timezone"] == "Asia/Shanghai"
+
+
+def test_approving_a_needs_human_draft_logs_the_confirmation(world) -> None:
+    review, log, clock, new = world
+    d = new("T1009", "再不发货我就投诉了！")
+    assert review.store.item("demo", d).needs_human
+    review.approve("demo", d, None, "k1", confirmed_needs_human=True)
+    ev = [e for e in log.events("demo") if e["event"] == "approved"][0]
+    assert ev["needs_human_confirmed"] is True and ev["needs_human"] is True
+    plain = new("T1006")
+    review.approve("demo", plain, None, "k1")
+    assert "needs_human_confirmed" not in [e for e in log.events("demo", draft_id=plain) if e["event"] == "approved"][0]
