@@ -210,3 +210,17 @@ def test_approving_a_needs_human_draft_logs_the_confirmation(world) -> None:
     plain = new("T1006")
     review.approve("demo", plain, None, "k1")
     assert "needs_human_confirmed" not in [e for e in log.events("demo", draft_id=plain) if e["event"] == "approved"][0]
+
+
+def test_spans_point_into_the_text_as_typed_even_when_it_is_folded(world) -> None:
+    import unicodedata
+
+    review, log, clock, new = world
+    d = new("T1003", "怎么还不发货")
+    text = "亲，加我ＷＥＣＨＡＴ聊，😀明天一定到"  # full-width letters are folded, an emoji is one code point
+    report = review.check("demo", d, text)
+    kinds = {v.kind for v in report.violations}
+    assert {"off_platform", "delivery_date"} <= kinds, kinds
+    for v in report.violations:
+        assert v.start is not None and v.end is not None
+        assert unicodedata.normalize("NFKC", text[v.start:v.end]) == v.text, (v, text[v.start:v.end])
