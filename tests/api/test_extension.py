@@ -151,6 +151,10 @@ def test_draft_approve_insert_and_send_from_the_panel(tmp_path: Path) -> None:
         assert [d["order_id"] for d in drafts] == ["T1003"]
         draft = drafts[0]
         assert draft["message"] == URGE and len(draft["context"]) == 2
+        # The buyer waits from when the message was in the chat (seen there before the draft was asked for),
+        # not from the draft request: the queue's timer and response-time figures count from it.
+        assert draft["received_at"] < draft["created_at"], (draft["received_at"], draft["created_at"])
+        assert all(turn.get("at") for turn in draft["context"])
         reply = panel.get_by_label("Reply draft")
         expect(reply).to_have_value(draft["text"])
         expect(panel.locator("#facts")).to_contain_text("paid, not shipped")
