@@ -324,6 +324,7 @@ def test_an_llm_draft_streams_into_the_panel_tokens_before_the_final(tmp_path: P
             key = create_key(server, "extension")
             options = browser.pages[0] if browser.pages else browser.new_page()
             options.goto(f"{ORIGIN}/options.html")
+            options.locator("#lang-select").select_option("en")  # read in English (Simplified Chinese is the default)
             options.get_by_label("API URL").fill(server.url)
             options.get_by_label("API key").fill(key)
             options.get_by_role("button", name="Save and test").click()
