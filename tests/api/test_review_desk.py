@@ -104,7 +104,7 @@ def test_the_desk_in_a_real_browser(tmp_path: Path) -> None:
         page.locator("#queue").focus()
         page.keyboard.press("a")
         dialog.get_by_role("button", name="I have checked it: approve").click()
-        expect(page.locator(".notice-ok", has_text="order T1009")).to_be_visible()
+        expect(page.locator(".notice-ok", has_text="Approved: order T1009")).to_be_visible()
         assert agent.get(f"/v1/drafts/{made['T1009']['id']}").json()["status"] == "approved"
         expect(page.locator(".queue-item")).to_have_count(2)
         with server.client("manager") as manager:
