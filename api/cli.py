@@ -134,6 +134,7 @@ def serve(host: str = "127.0.0.1", port: Annotated[int | None, typer.Option(help
     typer.echo(f"database schema at {revision}")
     keys: dict[str, str] = {}
     env_file: Path | None = None
+    public = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # what a browser on this machine opens
     if demo:
         from api.seed import seed_demo, write_env
 
@@ -142,12 +143,10 @@ def serve(host: str = "127.0.0.1", port: Annotated[int | None, typer.Option(help
             if rep.seeded:
                 typer.echo(f"seeded shop 'demo': {rep.orders} orders, {rep.knowledge} knowledge items")
             keys = {role: rep.keys[role] for role in ("agent", "manager") if role in rep.keys}
-        public = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         env_file = write_env(settings.data_dir, f"http://{public}:{port}", keys)
     # The workers (spawned processes, or this one with --workers 1) read their settings from the
     # environment: tell them the migrations are done, so N workers never race to run them.
     os.environ["REPLYDESK_MIGRATE_ON_START"] = "false"
-    public = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     threading.Thread(target=_announce_when_ready, args=(f"http://{public}:{port}", keys, env_file),
                      name="announce", daemon=True).start()
     # access_log off: the app logs every request itself, with its request id (api.app.RequestLimits).

@@ -98,14 +98,16 @@ class Review:
         return check_text(row, text, done=self._done(shop_id, row))
 
     def approve(self, shop_id: str, draft_id: str, final_text: str | None, key_id: str | None, *,
-                override_reason: str | None = None, accepted: list[Any] | None = None) -> Decision:
+                override_reason: str | None = None, accepted: list[Any] | None = None,
+                confirmed_needs_human: bool = False) -> Decision:
         """Approve as is or edited. Text the claim check flags needs ``override_reason`` (logged), unless the
         shop refuses such approvals outright (``review.block_violations``).
 
         The accepted actions (``drafter.tasks.Accepted``; None: the shop's defaults) become tasks and
         compensation requests, carried out after the decision is stored. A step the text promises but the
         approval leaves out is flagged like any other claim (``promise_not_taken``). A repeated approval
-        returns the first one's outcome and does nothing again."""
+        returns the first one's outcome and does nothing again. ``confirmed_needs_human``: the agent was shown
+        why the draft needs a person and confirmed (the pages ask; the log keeps the answer)."""
         row = self.store.row(shop_id, draft_id)
         result = to_result(row)
         final = final_text if final_text is not None and final_text.strip() else result.text
@@ -148,6 +150,8 @@ class Review:
                 self._transition(conn, row, "approved", final_text=final, decided_at=now, decided_by=key_id,
                                  final_guard_json=report.model_dump_json(), override_reason=override)
                 extra: dict[str, object] = {"final_check": report.model_dump()}
+                if result.needs_human:
+                    extra["needs_human_confirmed"] = confirmed_needs_human
                 if override:
                     extra["override"] = {"reason": redact(override), "violations": [w.model_dump() for w in warnings]}
                 if edited:

@@ -14,6 +14,8 @@
 //   orderIdPattern  RegExp source that extracts the id from that element's text
 //   input         the chat input box (textarea, input or contenteditable)
 //   send          the send button: a click on it with our inserted text reports the reply as sent
+//   turnTime      (optional) an element inside a turn whose `datetime` (or data-at) attribute is when it was
+//                 sent, with a UTC offset; without it a turn's time is when the extension first saw it
 //
 // This file runs in the content script's isolated world: the page's own scripts cannot see it.
 

@@ -16,10 +16,28 @@
   const clean = (s) => (s || "").replace(/\s+\n/g, "\n").trim().slice(0, MAX_TEXT);
   const same = (a, b) => (a || "").replace(/\s+/g, " ").trim() === (b || "").replace(/\s+/g, " ").trim();
 
+  // When each turn arrived: the adapter's `turnTime` (an element with a machine-readable datetime) when the
+  // chat shows one, else when this script first saw the turn. The latter is never earlier than the truth, so
+  // the waiting time it gives is a lower bound: agents are scored from the buyer's message, not our request.
+  const firstSeen = new WeakMap();
+  const stamp = () => {
+    const now = new Date().toISOString();
+    for (const el of document.querySelectorAll(adapter.turns)) if (!firstSeen.has(el)) firstSeen.set(el, now);
+  };
+  stamp();
+  new MutationObserver(stamp).observe(document.documentElement, { childList: true, subtree: true });
+
+  function turnAt(el) {
+    const t = adapter.turnTime ? el.querySelector(adapter.turnTime) : null;
+    const raw = t?.getAttribute("datetime") || t?.dataset?.at;
+    if (raw && !Number.isNaN(Date.parse(raw)) && /[zZ]|[+-]\d\d:?\d\d$/.test(raw)) return new Date(raw).toISOString();
+    return firstSeen.get(el) || new Date().toISOString();
+  }
+
   function readTurns() {
     return [...document.querySelectorAll(adapter.turns)].map((el) => {
       const textEl = adapter.turnText ? el.querySelector(adapter.turnText) : el;
-      return { role: el.matches(adapter.buyerTurn) ? "buyer" : "agent", text: clean(textEl?.innerText) };
+      return { role: el.matches(adapter.buyerTurn) ? "buyer" : "agent", text: clean(textEl?.innerText), at: turnAt(el) };
     }).filter((t) => t.text);
   }
 
@@ -41,7 +59,9 @@
     while (start > 0 && turns[start - 1].role === "buyer") start--;
     const message = end < 0 ? "" : clean(turns.slice(start, end + 1).map((t) => t.text).join("\n"));
     const context = end < 0 ? turns : turns.slice(Math.max(0, start - MAX_CONTEXT), start);
-    return { adapter: adapter.name, message, orderId: readOrderId(), context };
+    // The first message of the buyer's unanswered run is when the buyer started waiting.
+    const receivedAt = end < 0 ? null : turns[start].at;
+    return { adapter: adapter.name, message, orderId: readOrderId(), context, receivedAt };
   }
 
   function inputBox() {

@@ -3,6 +3,10 @@
 import { DEFAULT_API_URL } from "./api.js";
 
 const $ = (sel) => document.querySelector(sel);
+const { t } = globalThis.rdI18n;
+rdI18n.translateTree(document);
+$("#lang-select").value = rdI18n.lang;
+$("#lang-select").addEventListener("change", () => rdI18n.setLang($("#lang-select").value));
 const origin = chrome.runtime.getURL("").replace(/\/$/, "");
 
 function show(kind, text) {
@@ -24,10 +28,10 @@ $("#options-form").addEventListener("submit", async (ev) => {
   const apiUrl = $("#api-url").value.trim().replace(/\/+$/, "");
   const apiKey = $("#api-key").value.trim();
   await chrome.storage.local.set({ apiUrl, apiKey });
-  show("info", "Saved. Testing the connection…");
+  show("info", t("Saved. Testing the connection…"));
   const res = await chrome.runtime.sendMessage({ type: "rd:api", op: "check" });
-  if (res?.ok) show("ok", `Saved. Connected to ${apiUrl}: the key works.`);
-  else show("error", `Saved, but the test failed: ${res?.error?.message || "no answer from the service worker"}`);
+  if (res?.ok) show("ok", t("Saved. Connected to {url}: the key works.", { url: apiUrl }));
+  else show("error", `${t("Saved, but the test failed")}: ${res?.error?.message || t("no answer from the service worker")}`);
 });
 
 load();

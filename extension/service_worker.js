@@ -39,6 +39,7 @@ const enc = encodeURIComponent;
 const OPS = {
   check: () => ["GET", "/v1/drafts?limit=1"],
   orders: () => ["GET", "/v1/orders"],
+  desk: () => ["GET", "/v1/shop/desk"],
   approve: (m) => ["POST", `/v1/drafts/${enc(m.id)}/approve`, m.body || {}],
   checkText: (m) => ["POST", `/v1/drafts/${enc(m.id)}/check`, { text: String(m.text ?? "") }],
   reject: (m) => ["POST", `/v1/drafts/${enc(m.id)}/reject`, m.body],

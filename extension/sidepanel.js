@@ -14,6 +14,7 @@ const state = {
   tabId: null,     // the chat tab this panel reads from
   draftTab: null,  // the tab the current draft answers: approval inserts there, even if the agent moved on
   context: [],     // earlier turns of the conversation, sent along as context
+  receivedAt: null, // when the buyer's message arrived (as the chat page tells), sent as received_at
   draft: null,     // the stored draft (the stream's `final`), the only thing that can be approved
   approvedText: null,
   phase: "idle",   // idle | streaming | ready | approved | inserted | sending | sent | rejected | failed
@@ -57,14 +58,17 @@ async function readChat() {
   state.tabId = tabId;
   if (!chat) {
     state.context = [];
+    state.receivedAt = null;
     $("#context-note").hidden = true;
     $("#source").textContent = t("No chat adapter on this page: select the buyer's text, right-click “Draft a reply”.");
     return;
   }
   $("#source").textContent = t("from {adapter}", { adapter: chat.adapter });
   if (chat.message) $("#message").value = chat.message;
+  state.readMessage = (chat.message || "").trim();
   if (chat.orderId) $("#order-id").value = chat.orderId;
   state.context = chat.context || [];
+  state.receivedAt = chat.receivedAt || null;
   const note = $("#context-note");
   note.hidden = !state.context.length;
   note.textContent = t(state.context.length === 1 ? "+ {n} earlier message as context" : "+ {n} earlier messages as context",
@@ -79,6 +83,7 @@ async function useSelection() {
   await chrome.storage.session.remove("selection");
   state.tabId = selection.tabId;
   state.context = [];
+  state.receivedAt = null;
   $("#context-note").hidden = true;
   $("#message").value = selection.text;
   const id = selection.text.match(ORDER_ID);
@@ -158,7 +163,10 @@ function startDraft(ev) {
     }
     updateCount();
   });
-  port.postMessage({ start: { order_id: orderId, message, context: state.context } });
+  const start = { order_id: orderId, message, context: state.context };
+  // Only when the message is still the one read from the chat: a typed or selected text has no known time.
+  if (state.receivedAt && message === state.readMessage) start.received_at = state.receivedAt;
+  port.postMessage({ start });
 }
 
 function onFinal(item) {
@@ -275,6 +283,7 @@ async function approve(override = null) {
     }
     const body = text !== d.text ? { final_text: text } : {};
     if (override) body.override_reason = override;
+    if (d.needs_human) body.confirmed_needs_human = state.humanConfirmed;
     let res;
     try {
       res = await api("approve", { id: d.id, body });
@@ -394,6 +403,9 @@ async function checkConnection() {
     conn.dataset.state = "live";
     conn.textContent = t("Connected");
     conn.removeAttribute("data-i18n");
+    // Dates in the shop's timezone, whatever this computer's is.
+    const desk = await api("desk").catch(() => null);
+    if (desk?.timezone) rdI18n.setZone(desk.timezone);
     const orders = await api("orders");
     // Suggestions for the order id field; a shop's full order book is not for a dropdown.
     $("#orders").replaceChildren(...orders.slice(0, 200).map((o) => h("option", { value: o.order_id, label: `${o.order_id} · ${o.status}` })));

@@ -45,6 +45,8 @@ class ApproveBody(BaseModel):
     actions: list[Accepted] | None = Field(default=None, max_length=20, description=(
         "The proposed actions to carry out, by index in the draft's actions (a coupon may carry a lower "
         "amount_yuan). Omitted: the shop's defaults (settings.actions_default); [] takes none."))
+    confirmed_needs_human: bool = Field(
+        default=False, description="The agent was shown why the draft needs a person and confirmed (logged)")
 
 
 class CheckBody(BaseModel):
@@ -182,7 +184,8 @@ def approve(draft_id: str, key: Principal, c: ContainerDep, request: Request,
     return idempotent(request, c, key.id, body, 200, lambda: _out(
         c.review.approve(key.shop_id, draft_id, body.final_text if body else None, key.id,
                          override_reason=body.override_reason if body else None,
-                         accepted=body.actions if body else None), request))
+                         accepted=body.actions if body else None,
+                         confirmed_needs_human=body.confirmed_needs_human if body else False), request))
 
 
 @router.post("/{draft_id}/unapprove", response_model=DecisionOut)

@@ -119,7 +119,7 @@ async function loadItems() {
   state.loadedAt = performance.now();
   state.tz = data.timezone || state.tz;
   $("#tz-hint").textContent = `(${state.tz}, ${data.now.slice(-6)})`;
-  setConn("live", `Connected · ${state.items.filter((i) => !i.deleted).length} items`);
+  setConn("live", t("Connected · {n} items", { n: state.items.filter((i) => !i.deleted).length }));
   renderList();
   renderTimeline();
 }
@@ -141,7 +141,7 @@ function listItem(it) {
       h("span", { class: `chip chip-${it.kind}`, text: it.kind }),
       h("span", { class: "item-title", lang: "zh", text: it.title }),
       st && st !== "active" ? h("span", { class: `chip chip-state-${st}`, text: STATE_LABELS[st] }) : null,
-      st === "active" && it.kind === "notice" ? h("span", { class: "chip chip-state-active", text: "in force" }) : null),
+      st === "active" && it.kind === "notice" ? h("span", { class: "chip chip-state-active", text: t("in force") }) : null),
     h("div", { class: "item-meta" },
       h("code", { text: it.id }), ` · rev ${it.revision}`,
       it.kind === "notice" ? h("span", { class: "item-validity", text: ` · ${validityText(it)}` }) : null));
@@ -337,14 +337,14 @@ async function onSuggest() {
 function newItem() {
   state.selected = null;
   state.mode = "new";
-  $("#editor-title").textContent = "New item";
+  $("#editor-title").textContent = t("New item");
   $("#editor-meta").textContent = "";
   fillForm(null);
   $("#f-id").readOnly = false;
   $("#item-form").hidden = false;
   $("#deleted-box").hidden = true;
   $("#delete-btn").hidden = true;
-  $("#save-btn").textContent = "Create";
+  $("#save-btn").textContent = t("Create");
   $("#revisions-box").hidden = true;
   $("#preview-box").hidden = false;
   $("#preview-out").replaceChildren();
@@ -371,7 +371,7 @@ async function selectItem(id, { quiet = false } = {}) {
   $("#deleted-box").hidden = !item.deleted;
   $("#delete-btn").hidden = item.deleted;
   resetDelete();
-  $("#save-btn").textContent = "Save changes";
+  $("#save-btn").textContent = t("Save changes");
   $("#preview-box").hidden = item.deleted;
   if (!quiet) $("#preview-out").replaceChildren();
   $("#diff-out").replaceChildren();
@@ -394,8 +394,8 @@ async function onSave(ev) {
       ? await api("/v1/knowledge", { method: "POST", body })
       : await api(itemPath(id), { method: "PUT", body });
     $('#notices [data-key="save"]')?.remove();
-    if (!saved.changed) notify("ok", `No changes: ${id} stays at revision ${saved.revision}`);
-    else notify("ok", creating ? `Created ${id} (revision 1)` : `Saved ${id} as revision ${saved.revision}`);
+    if (!saved.changed) notify("ok", t("No changes: {id} stays at revision {r}", { id, r: saved.revision }));
+    else notify("ok", creating ? t("Created {id} (revision 1)", { id }) : t("Saved {id} as revision {r}", { id, r: saved.revision }));
     await loadItems();
     await selectItem(id, { quiet: true });
     showSuggestions(saved.suggested_effects || []);
@@ -406,7 +406,7 @@ async function onSave(ev) {
   } catch (err) {
     if (err.status === 422) {
       showApiFieldErrors(err);
-      notify("error", "Please fix the highlighted field", [err.message], { key: "save" });
+      notify("error", t("Please fix the highlighted field"), [err.message], { key: "save" });
     } else if (err.status === 409) {
       fieldErrors({ form: err.message });
       notify("error", `Not saved: ${id}`, [err.message], { key: "save" });
@@ -420,7 +420,7 @@ function resetDelete() {
   clearTimeout(deleteTimer);
   const btn = $("#delete-btn");
   btn.dataset.armed = "";
-  btn.textContent = "Delete";
+  btn.textContent = t("Delete");
   btn.className = "btn danger-outline";
 }
 
@@ -430,7 +430,7 @@ async function onDelete() {
   if (!state.selected) return;
   if (!btn.dataset.armed) {
     btn.dataset.armed = "1";
-    btn.textContent = "Click again to delete";
+    btn.textContent = t("Click again to delete");
     btn.className = "btn danger";
     deleteTimer = setTimeout(resetDelete, 4000);
     return;
@@ -541,7 +541,7 @@ async function onPreview(ev, { saved = false } = {}) {
   const id = state.mode === "new" ? $("#f-id").value.trim() : state.selected?.id;
   const complete = id && item.title && item.text.trim();
   if (complete && !saved) body.item = { id, ...item };
-  out.replaceChildren(h("p", { class: "muted small", text: "Drafting…" }));
+  out.replaceChildren(h("p", { class: "muted small", text: t("Drafting…") }));
   try {
     const p = await api("/v1/knowledge/preview", { method: "POST", body });
     const d = p.draft;
@@ -556,9 +556,9 @@ async function onPreview(ev, { saved = false } = {}) {
         d.needs_human ? h("p", { class: "callout callout-warn small", text: `Needs a human: ${d.human_reason || ""}` }) : null,
         p.item ? h("p", { class: `callout ${p.item.cited || p.item.retrieved ? "callout-ok" : "callout-info"} small`, text: p.item.note }) : null,
         !complete ? h("p", { class: "muted small", text: "The form is incomplete, so this is the draft with the saved knowledge only." })
-          : saved ? h("p", { class: "muted small", "data-preview": "saved", text: "Drawn again from the saved knowledge." }) : null,
+          : saved ? h("p", { class: "muted small", "data-preview": "saved", text: t("Drawn again from the saved knowledge.") }) : null,
         h("div", { class: "preview-meta" },
-          h("span", { class: "muted small", text: "Cites:" }),
+          h("span", { class: "muted small", text: t("Cites:") }),
           h("ul", { class: "chips" }, cites.length ? cites : [h("li", { class: "muted small", text: "nothing" })])),
         p.passages.length ? h("details", { class: "small" },
           h("summary", { text: `Retrieved for “${p.query || ""}”: ${p.passages.length} passages` }),
@@ -699,7 +699,7 @@ async function onSaveSettingsForm(ev) {
   try {
     const s = await api("/v1/shop/settings", { method: "PUT", body: SettingsForm.read(state.settings || {}) });
     showSettings(s);
-    notify("ok", s.changed ? `Shop settings saved as revision ${s.revision}` : "Shop settings unchanged");
+    notify("ok", s.changed ? t("Shop settings saved as revision {r}", { r: s.revision }) : t("Shop settings unchanged"));
   } catch (err) {
     if (err.status === 422) {
       const details = err.details.length ? err.details : [{ field: err.field, message: err.message }];
@@ -723,7 +723,7 @@ async function onSaveSettings(ev) {
   try {
     const s = await api("/v1/shop/settings", { method: "PUT", body });
     showSettings(s);
-    notify("ok", s.changed ? `Shop settings saved as revision ${s.revision}` : "Shop settings unchanged");
+    notify("ok", s.changed ? t("Shop settings saved as revision {r}", { r: s.revision }) : t("Shop settings unchanged"));
   } catch (err) {
     if (err.status === 422) {
       const details = err.details.length ? err.details : [{ field: err.field, message: err.message }];
@@ -816,8 +816,8 @@ async function start() {
     await loadItems();
   } catch (err) {
     if (err.status === 401 || err.status === 403) return onUnauthorized(err);
-    setConn("error", "Offline");
-    notify("error", "Could not load the knowledge base", [err.message], { key: "load" });
+    setConn("error", t("Offline"));
+    notify("error", t("Could not load the knowledge base"), [err.message], { key: "load" });
     return;
   }
   try {
@@ -894,4 +894,8 @@ function wire() {
 }
 
 wire();
+addEventListener("rd:lang", () => {   // what this page drew itself, drawn again in the chosen language
+  renderList();
+  renderTimeline();
+});
 start();

@@ -500,6 +500,7 @@ async function approve() {
   const body = edited ? { final_text: text } : {};
   const chosen = window.replydeskActions?.chosen(d);   // approvals.js: the actions to take (issue 18)
   if (chosen) body.actions = chosen;
+  if (d.needs_human) body.confirmed_needs_human = true;   // the agent saw the reason and confirmed
   if (report && flagged(report)) {
     openOverride(d, body, report.violations || []);
     return;

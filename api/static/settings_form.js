@@ -75,7 +75,7 @@ const SettingsForm = (() => {
     }
     const entries = Object.entries(errors);
     box.hidden = !entries.length;
-    box.replaceChildren(...(entries.length ? [h("strong", { text: "Not saved. Please fix:" }),
+    box.replaceChildren(...(entries.length ? [h("strong", { text: globalThis.rdI18n ? rdI18n.t("Not saved. Please fix:") : "Not saved. Please fix:" }),
       h("ul", {}, entries.map(([f, m]) => h("li", {}, h("code", { text: f }), ` — ${m}`)))] : []));
   }
 

@@ -99,14 +99,16 @@ def test_draft_approve_insert_and_send_from_the_panel(tmp_path: Path) -> None:
         # 1. Options: the API URL and the extension key; the test call goes through CORS.
         options = browser.pages[0] if browser.pages else browser.new_page()
         options.goto(f"{ORIGIN}/options.html")
+        expect(options.locator("#conn-title")).to_have_text("连接您的 replydesk API")  # Chinese by default
+        # This test reads the extension in English (extension pages share one origin, hence one localStorage);
+        # the panel's switch back to Chinese is tested below.
+        options.locator("#lang-select").select_option("en")
+        expect(options.locator("#conn-title")).to_have_text("Connect to your replydesk API")
         expect(options.locator("#cors-line")).to_contain_text(ORIGIN)
         options.get_by_label("API URL").fill(server.url)
         options.get_by_label("API key").fill(key)
         options.get_by_role("button", name="Save and test").click()
         expect(options.locator("#status")).to_contain_text("the key works")
-        # The panel speaks Simplified Chinese by default; this test reads it in English (the switch is
-        # tested in test_review_desk.py). Extension pages share one origin, hence one localStorage.
-        options.evaluate("localStorage.setItem('replydesk.lang', 'en')")
 
         # 2. The demo chat: the adapter's content script announces the tab to the service worker.
         chat = browser.new_page()
@@ -149,6 +151,10 @@ def test_draft_approve_insert_and_send_from_the_panel(tmp_path: Path) -> None:
         assert [d["order_id"] for d in drafts] == ["T1003"]
         draft = drafts[0]
         assert draft["message"] == URGE and len(draft["context"]) == 2
+        # The buyer waits from when the message was in the chat (seen there before the draft was asked for),
+        # not from the draft request: the queue's timer and response-time figures count from it.
+        assert draft["received_at"] < draft["created_at"], (draft["received_at"], draft["created_at"])
+        assert all(turn.get("at") for turn in draft["context"])
         reply = panel.get_by_label("Reply draft")
         expect(reply).to_have_value(draft["text"])
         expect(panel.locator("#facts")).to_contain_text("paid, not shipped")
@@ -318,6 +324,7 @@ def test_an_llm_draft_streams_into_the_panel_tokens_before_the_final(tmp_path: P
             key = create_key(server, "extension")
             options = browser.pages[0] if browser.pages else browser.new_page()
             options.goto(f"{ORIGIN}/options.html")
+            options.locator("#lang-select").select_option("en")  # read in English (Simplified Chinese is the default)
             options.get_by_label("API URL").fill(server.url)
             options.get_by_label("API key").fill(key)
             options.get_by_role("button", name="Save and test").click()

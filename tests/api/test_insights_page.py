@@ -74,6 +74,8 @@ def test_manager_sees_the_surge_and_writes_a_notice(tmp_path: Path) -> None:
         assert alert is not None and alert["value"] == "TRAY-08"
 
         page = new_page(browser, height=1400)
+        # /kb (opened below) speaks Simplified Chinese by default since issue 15: this test reads it in English.
+        page.add_init_script("localStorage.setItem('replydesk.lang', 'en')")
         page.goto(f"{server.url}/insights?until={quote(END.isoformat())}")
         page.get_by_label("API key").fill(server.keys["agent"])   # an agent key is refused
         page.get_by_role("button", name="Save key").click()

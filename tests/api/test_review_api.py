@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
@@ -93,3 +94,50 @@ def _review_flow(client: TestClient, demo: dict[str, str], clock) -> None:
     m = client.get("/metrics").text
     assert 'replydesk_decisions_total{event="edited"} 1.0' in m
     assert "replydesk_drafts_total" in m and "replydesk_draft_step_seconds_bucket" in m
+
+
+def test_the_desk_waiting_order_history_undo_and_refusal(client: TestClient, demo: dict[str, str], clock) -> None:
+    a, m = auth(demo["agent"]), auth(demo["manager"])
+    desk = client.get("/v1/shop/desk", headers=a).json()
+    assert desk["role"] == "agent" and desk["timezone"] and desk["response_target_s"] == 60
+    assert client.get("/v1/shop/desk", headers=m).json()["role"] == "manager"
+
+    # Waiting order: by when the buyer's message arrived, not by when the draft was made.
+    now = clock.now()
+    made = {}
+    for order_id, waited in (("T1001", 30), ("T1004", 300), ("T1006", 5)):
+        r = client.post("/v1/drafts", json={"order_id": order_id, "message": "怎么还不发货",
+                                            "received_at": (now - timedelta(seconds=waited)).isoformat()}, headers=a)
+        assert r.status_code == 201, r.text
+        made[order_id] = r.json()
+        clock.advance(seconds=1)
+    waiting = client.get("/v1/drafts", params={"status": "pending", "sort": "waiting", "limit": 2}, headers=a).json()
+    assert [d["order_id"] for d in waiting["items"]] == ["T1004", "T1001"]
+    rest = client.get("/v1/drafts", params={"status": "pending", "sort": "waiting", "cursor": waiting["next_cursor"]},
+                      headers=a).json()
+    assert [d["order_id"] for d in rest["items"]] == ["T1006"] and rest["next_cursor"] is None
+    assert client.get("/v1/drafts", params={"sort": "oldest"}, headers=a).status_code == 422
+
+    # History, newest decision first; undo while unsent brings a draft back, not after it is sent.
+    for oid in ("T1001", "T1006"):
+        assert client.post(f"/v1/drafts/{made[oid]['id']}/approve", json={}, headers=a).status_code == 200
+        clock.advance(seconds=5)
+    hist = client.get("/v1/drafts", params={"status": "approved", "sort": "decided"}, headers=a).json()["items"]
+    assert [d["order_id"] for d in hist] == ["T1006", "T1001"] and hist[0]["decided_at"]
+    r = client.post(f"/v1/drafts/{made['T1006']['id']}/unapprove", headers=a)
+    assert r.status_code == 200 and r.json()["event"] == "unapproved" and r.json()["draft"]["status"] == "pending"
+    client.post(f"/v1/drafts/{made['T1001']['id']}/sent", headers=a)
+    r = client.post(f"/v1/drafts/{made['T1001']['id']}/unapprove", headers=a)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
+
+    # A shop that refuses flagged text: no override helps; the honest text still goes.
+    settings = client.get("/v1/shop/settings", headers=m).json()["settings"]
+    settings["review"] = {"block_violations": True, "response_target_s": 45}
+    assert client.put("/v1/shop/settings", json=settings, headers=m).status_code == 200
+    assert client.get("/v1/shop/desk", headers=a).json()["block_violations"] is True
+    d = made["T1004"]
+    r = client.post(f"/v1/drafts/{d['id']}/approve", json={"final_text": d["text"] + "明天一定到！",
+                                                         "override_reason": "我确定"}, headers=a)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "claim_check_refused", r.text
+    assert r.json()["error"]["details"]
+    assert client.post(f"/v1/drafts/{d['id']}/approve", json={}, headers=a).json()["draft"]["status"] == "approved"

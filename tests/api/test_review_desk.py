@@ -11,6 +11,7 @@ Screenshots of the page go to docs/screenshots/.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -103,9 +104,13 @@ def test_the_desk_in_a_real_browser(tmp_path: Path) -> None:
         page.locator("#queue").focus()
         page.keyboard.press("a")
         dialog.get_by_role("button", name="I have checked it: approve").click()
-        expect(page.locator(".notice-ok", has_text="order T1009")).to_be_visible()
+        expect(page.locator(".notice-ok", has_text="Approved: order T1009")).to_be_visible()
         assert agent.get(f"/v1/drafts/{made['T1009']['id']}").json()["status"] == "approved"
         expect(page.locator(".queue-item")).to_have_count(2)
+        with server.client("manager") as manager:
+            events = [json.loads(x) for x in manager.get("/v1/feedback/export").text.splitlines() if x.strip()]
+        approved = next(e for e in events if e["event"] == "approved" and e["draft_id"] == made["T1009"]["id"])
+        assert approved["needs_human_confirmed"] is True  # the confirmation is in the log
 
         # History: the approved reply with Copy, and Undo approve puts it back in the queue.
         page.locator("#queue").focus()

@@ -198,3 +198,29 @@ def test_logged_cases_replay_as_scenarios(world) -> None:
     cases = scenarios_from_log(log.events("demo"), {"timezone": "Asia/Shanghai"})
     assert len(cases) == 1 and cases[0]["order"]["order_id"] == "T1006"
     assert "13812345678" not in cases[0]["message"] and cases[0]["shop"]["settings"]["timezone"] == "Asia/Shanghai"
+
+
+def test_approving_a_needs_human_draft_logs_the_confirmation(world) -> None:
+    review, log, clock, new = world
+    d = new("T1009", "再不发货我就投诉了！")
+    assert review.store.item("demo", d).needs_human
+    review.approve("demo", d, None, "k1", confirmed_needs_human=True)
+    ev = [e for e in log.events("demo") if e["event"] == "approved"][0]
+    assert ev["needs_human_confirmed"] is True and ev["needs_human"] is True
+    plain = new("T1006")
+    review.approve("demo", plain, None, "k1")
+    assert "needs_human_confirmed" not in [e for e in log.events("demo", draft_id=plain) if e["event"] == "approved"][0]
+
+
+def test_spans_point_into_the_text_as_typed_even_when_it_is_folded(world) -> None:
+    import unicodedata
+
+    review, log, clock, new = world
+    d = new("T1003", "怎么还不发货")
+    text = "亲，加我ＷＥＣＨＡＴ聊，😀明天一定到"  # full-width letters are folded, an emoji is one code point
+    report = review.check("demo", d, text)
+    kinds = {v.kind for v in report.violations}
+    assert {"off_platform", "delivery_date"} <= kinds, kinds
+    for v in report.violations:
+        assert v.start is not None and v.end is not None
+        assert unicodedata.normalize("NFKC", text[v.start:v.end]) == v.text, (v, text[v.start:v.end])
