@@ -544,7 +544,7 @@ def eval_cmd(scenarios: Path, out: Annotated[Path, typer.Option("--out")],
     if composer == "llm" and llm_stats:
         from drafter.compare import row
 
-        typer.echo(json.dumps(row(prompt or "urge_reply@v1", llm_stats, d), ensure_ascii=False))
+        typer.echo(json.dumps(row(prompt or Settings().llm_prompt, llm_stats, d), ensure_ascii=False))
     if d["errors"] or d["drafted"] != d["total"]:
         raise typer.Exit(1)
     if strict and d["violations"]:

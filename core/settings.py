@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.2
     # Some chat formats (Gemma on llama.cpp) have no system role; then instructions go in the user turn.
     llm_system_role: bool = True
-    llm_prompt: str = "urge_reply@v1"
+    llm_prompt: str = "urge_reply@v3"
     # "urge_reply@v2:30" sends 30% of orders (always the same ones) to v2.
     llm_prompt_ab: str | None = None
     # Every model call is logged (table llm_calls); rows older than this are deleted by `replydesk llm purge`.

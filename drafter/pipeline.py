@@ -57,7 +57,7 @@ class DraftServices:
     order_timeout_s: float = 2.0
     retrieve_k: int = 4
     llm: Any = None                      # drafter.llm.LLMClient when an LLM is configured
-    prompt: str = "urge_reply@v1"
+    prompt: str = "urge_reply@v3"
     prompt_ab: str | None = None
     redact_for_llm: bool = True
     llm_log: Any = None                  # drafter.llm_log.LLMCallLog: every model call is recorded

@@ -68,8 +68,8 @@ def test_every_call_is_logged_with_the_draft_id_prompt_model_usage_and_verdict(w
     assert r.id and r.id.startswith("d_") and r.text == GOOD_T1006
     [call] = world["log"].list(draft_id=r.id)
     assert call["attempt"] == "first" and call["verdict"] == "stood" and call["problems"] == []
-    assert call["prompt"] == "urge_reply@v1" and call["prompt_hash"] == r.prompt.hash
-    assert call["model"] == "test-model" and call["params"] == {"temperature": 0.2, "max_tokens": 300}
+    assert call["prompt"] == "urge_reply@v3" and call["prompt_hash"] == r.prompt.hash
+    assert call["model"] == "test-model" and call["params"] == {"temperature": 0.2, "max_tokens": 220}
     assert call["output"] == GOOD_T1006 and call["input_tokens"] == 120 and call["duration_ms"] > 0
     assert [m["role"] for m in call["messages"]] == ["system", "user"]
     assert "78812345678901" in call["messages"][1]["content"]

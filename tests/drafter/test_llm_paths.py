@@ -58,10 +58,10 @@ def test_honest_model_text_is_used(llm_world) -> None:
     r = draft()
     assert r.composer == "llm" and r.model == "test-model" and r.text == HONEST_T1006
     assert r.guard.ok and not r.guard.fell_back and not r.guard.repaired
-    assert r.prompt.name == "urge_reply" and r.prompt.version == "v1" and r.prompt.hash.startswith("sha256:")
+    assert r.prompt.name == "urge_reply" and r.prompt.version == "v3" and r.prompt.hash.startswith("sha256:")
     assert r.usage["calls"] == 1 and r.usage["input_tokens"] == 120 and r.usage["output_tokens"] > 0
     body = script.requests[0]["body"]
-    assert body["max_tokens"] == 300 and "max_completion_tokens" not in body
+    assert body["max_tokens"] == 220 and "max_completion_tokens" not in body
     assert script.requests[0]["headers"]["authorization"] == "Bearer sk-test-secret"
     user = body["messages"][1]["content"]
     assert "<buyer_message>\n发货了吗？单号多少\n</buyer_message>" in user and "78812345678901" in user
@@ -90,7 +90,7 @@ def test_transient_errors_are_retried_with_backoff(llm_world) -> None:
     draft, script, _ = llm_world
     script.push(("status", 500), ("status", 429, 1), ("malformed",), ("text", HONEST_T1006))
     r = draft()
-    assert r.text == HONEST_T1006 and r.usage["calls"] == 4 and len(script.requests) == 4
+    assert r.text == HONEST_T1006 and r.usage["calls"] == 4 and len(script.requests) == 4, r.guard.reasons
 
 
 def test_timeout_falls_back_and_the_breaker_opens(llm_world) -> None:
