@@ -172,3 +172,23 @@ def test_approved_replies_of_the_same_shop_and_state_become_exemplars_newest_fir
     user = script.requests[-1]["body"]["messages"][1]["content"]
     assert "本店以前被采纳的回复" in user and "杯子缺货了" in user and "别家" not in user
     assert "The draft reply to rewrite" in user  # v3 gets the template draft
+
+
+def test_prompts_compare_with_a_seeded_log_shows_the_exemplars_effect(tmp_path: Path) -> None:
+    from drafter.compare import compare
+    from drafter.evaluate import read_scenarios
+
+    path = Path(__file__).parents[1] / "scenarios" / "dispatch_honesty.jsonl"
+    scenarios = [s for _, s in read_scenarios(path)][:2]
+    seed = [{**scenarios[0], "id": "seed-1", "message": "还没发吗", "approved_reply": "您好呀～小店正在打包，辛苦您再等等哦！"}]
+    with serve_script() as (url, script):
+        script.default = ("text", "亲，稍等")
+        clock = FixedClock(datetime(2026, 11, 12, 11, tzinfo=CST))
+        llm = LLMClient(Settings(data_dir=tmp_path, llm_base_url=url, llm_model="m", llm_timeout_s=2), clock,
+                        budget_s=3, sleep=lambda _s: None)
+        rows = compare(["urge_reply@v1", "urge_reply@v3"], scenarios, llm=llm, retrieval=False, exemplars=seed)
+    assert [r["prompt"] for r in rows] == ["urge_reply@v1", "urge_reply@v3", "urge_reply@v3 +exemplars"]
+    users = [r["body"]["messages"][1]["content"] for r in script.requests]
+    with_house = [u for u in users if "小店正在打包" in u]
+    assert with_house and all("The draft reply to rewrite" in u for u in with_house)  # only v3 +exemplars
+    assert len(with_house) < len(users)
