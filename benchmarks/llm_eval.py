@@ -32,14 +32,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calls", type=Path)
     ap.add_argument("--limit", type=int, default=0, help="only the first N scenarios of each file")
     ap.add_argument("--exemplars", type=Path)
+    ap.add_argument("--only", help="comma-separated scenario ids (e.g. the rest of an interrupted run)")
     args = ap.parse_args(argv)
 
     settings = Settings()
-    llm = LLMClient(settings, SystemClock(), budget_s=settings.llm_timeout_s * 3)
+    # One try per call and a long timeout: on a loaded CPU a timed-out request keeps the llama.cpp server
+    # busy after the client left, and retries would pile more work on it.
+    llm = LLMClient(settings, SystemClock(), budget_s=settings.llm_timeout_s)
     items: list[dict[str, Any]] = []
     for path in args.scenarios:
         rows = [s for _, s in read_scenarios(path)]
         items += rows[:args.limit] if args.limit else rows
+    if args.only:
+        wanted = set(args.only.split(","))
+        items = [s for s in items if s["id"] in wanted]
     seeded = [s for _, s in read_scenarios(args.exemplars)] if args.exemplars else None
     results: list[tuple[dict[str, Any], DraftResult]] = []
     calls: list[dict[str, Any]] = []
