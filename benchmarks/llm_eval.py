@@ -50,9 +50,24 @@ def main(argv: list[str] | None = None) -> int:
     results: list[tuple[dict[str, Any], DraftResult]] = []
     calls: list[dict[str, Any]] = []
 
+    progress = args.out.with_suffix(".progress.jsonl")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    progress.write_text("", encoding="utf-8")
+
     def keep(sc: dict[str, Any], r: DraftResult) -> None:
+        from drafter import scoring
+
         results.append((sc, r))
         g = r.guard
+        # One line per draft as it is made: an interrupted run still leaves its figures.
+        scored = scoring.score(r.model_dump(mode="json"), sc) if isinstance(sc.get("expect"), dict) else None
+        with progress.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"id": sc["id"], "draft_id": r.id, "text": r.text, "fell_back": g.fell_back,
+                                 "repaired": g.repaired, "reasons": g.reasons, "usage": r.usage,
+                                 "total_ms": r.timings_ms.get("total"),
+                                 "must": [[m["name"], m["ok"]] for m in scored["must"]] if scored else None,
+                                 "violations": scored["violations"] if scored else None},
+                                ensure_ascii=False) + "\n")
         state = "fell back" if g.fell_back else ("repaired" if g.repaired else "stood")
         print(f"{sc['id']}: {state} {r.timings_ms.get('total', 0) / 1000:.1f}s  {r.text[:80]!r}", flush=True)
 

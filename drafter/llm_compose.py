@@ -86,7 +86,10 @@ def judge(text: str, s: Situation, intent: Intent, pf: PromptFile, *, message: s
     useless = [Violation(kind=f"quality:{k}", text=detail, reason=t.problems.get(k, "not fit to send to a buyer"))
                for k, detail in quality_problems(text, language=intent.language, message=message,
                                                  prompt_text=system, markers=prompt_markers(pf))]
+    quality_kinds = {v.kind.split(":", 1)[1] for v in useless}
     for p in usefulness_check(text, s, intent, message=message, reference=reference, markers=prompt_markers(pf)):
+        if p.kind == "echo" and "echo" in quality_kinds or p.kind == "instructions" and "prompt_leak" in quality_kinds:
+            continue  # already reported by the quality gate: one problem, said once
         useless.append(_worded(p, pf))
     return Judgement(rep, list(rep.violations), useless)
 
