@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("scenarios", type=Path, nargs="+")
-    ap.add_argument("--prompt", default="urge_reply@v1")
+    ap.add_argument("--prompt", default=None, help="NAME@VERSION (default: the LLM_PROMPT setting)")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--calls", type=Path)
     ap.add_argument("--limit", type=int, default=0, help="only the first N scenarios of each file")
@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     settings = Settings()
+    args.prompt = args.prompt or settings.llm_prompt
     # One try per call and a long timeout: on a loaded CPU a timed-out request keeps the llama.cpp server
     # busy after the client left, and retries would pile more work on it.
     llm = LLMClient(settings, SystemClock(), budget_s=settings.llm_timeout_s)
