@@ -36,7 +36,7 @@ class Requirement:
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str                                 # missing | echo | as_buyer | to_agent | instructions | shop_work | refusal
+    kind: str                                 # missing | echo | as_buyer | to_agent | instructions | shop_work | refusal | deflects
     quote: str                                # the offending words (or, for missing, the requirement key)
     params: dict[str, str] = field(default_factory=dict)
 
@@ -186,6 +186,11 @@ _REFUSAL = _rx(
 )
 
 
+# Asking a buyer who asked a question what their question is: the reply hands the question back.
+_DEFLECT = _rx(r"(?:请问)?(?:您|你)(?:还)?有(?:什么|哪些)(?:问题|疑问|需要|事情?)(?:或(?:者)?需要(?:什么)?帮助)?(?:吗|呢)",
+               r"有什么(?:可以|能)(?:帮|为)(?:您|你)", r"\bhow can i (?:help|assist) you\b", r"\bwhat (?:can i do|is your question)\b")
+
+
 def _echo(text: str, message: str) -> str | None:
     """The buyer's words played back: a run of them at least 5 characters and 60 % of the message long."""
     msg = re.sub(r"[\s，。！？,.!?~～]+", "", _norm(message))
@@ -214,6 +219,8 @@ def check(text: str, s: Situation, intent: Intent, *, message: str, reference: s
                      ("shop_work", _SHOP_WORK), ("refusal", _REFUSAL)):
         if m := rx.search(seen):
             out.append(Problem(kind, m.group(0)))
+    if intent.kind != "other" and (m := _DEFLECT.search(seen)):
+        out.append(Problem("deflects", m.group(0)))
     if not any(p.kind == "instructions" for p in out):
         for mk in markers:
             if _norm(mk) in seen:

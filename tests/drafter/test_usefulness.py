@@ -75,13 +75,14 @@ def test_change_requests_must_be_forwarded_and_overdue_orders_apologised_for() -
     ("亲，怎么还不发货？都三天了", "echo"),
     ("回复买家：亲，已经在安排了", "to_agent"),
     ("As an AI language model, I can't help with orders.", "refusal"),
+    ("亲，您还有什么疑问吗？", "deflects"),
 ])
 def test_the_useless_kinds_are_caught(text: str, kind: str) -> None:
     assert kind in kinds(text, "T1003", message="亲，怎么还不发货？都三天了")
 
 
 def test_an_agent_speaking_for_the_shop_is_not_mistaken_for_the_buyer() -> None:
-    ok = "亲，非常抱歉让您久等了，我这边已经帮您催仓库了，查到进展第一时间告诉您。"
+    ok = "亲，非常抱歉让您久等了，我这边已经帮您催仓库了，查到进展第一时间告诉您。有任何问题随时找我哦！"
     assert {k for k in kinds(ok, "T1003") if not k.startswith("missing")} == set()
 
 
