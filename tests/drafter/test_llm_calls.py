@@ -146,7 +146,8 @@ def _approve(world: dict[str, Any], shop: str, order_id: str, message: str, fina
     script.push(("status", 400))  # the model is not needed: the template draft is stored and approved
     r, situation = world["draft"](order_id=order_id, message=message, shop=shop)
     item = world["review"].create(shop, DraftRequest(order_id=order_id, message=message), r, situation, None)
-    world["review"].approve(shop, item.id, final, None)
+    # An agent may approve a text the claim check flags, with a logged reason; it is still no exemplar.
+    world["review"].approve(shop, item.id, final, None, override_reason="agent insists")
     world["clock"].advance(minutes=1)
 
 
