@@ -320,7 +320,7 @@ def test_an_llm_draft_streams_into_the_panel_tokens_before_the_final(tmp_path: P
         env = {"REPLYDESK_CORS_ORIGINS": json.dumps([ORIGIN]), "REPLYDESK_LLM_BASE_URL": llm_url,
                "REPLYDESK_LLM_MODEL": "qwen2.5-coder-1.5b-instruct-q4_k_m", "REPLYDESK_COMPOSER": "llm"}
         with running_server(tmp_path, env=env) as server, \
-                chromium_with_extension(EXTENSION, tmp_path / "profile") as browser:
+                chromium_with_extension(EXTENSION, tmp_path / "profile", locale="en-US") as browser:
             key = create_key(server, "extension")
             options = browser.pages[0] if browser.pages else browser.new_page()
             options.goto(f"{ORIGIN}/options.html")
