@@ -169,7 +169,11 @@ def work(settings: Settings, *, burst: bool = False, name: str | None = None) ->
                 return int(min(job.timeout - working_time, self.job_monitoring_interval)) + grace
             return self.job_monitoring_interval + grace
 
+    # rq blocks on the queue for worker_ttl - 15 s (405 s by default) and runs its maintenance (which
+    # retries a killed worker's job) only between those waits: keep the wait no longer than the
+    # maintenance interval, or an abandoned reindex sits for minutes behind an idle worker.
     worker = KbWorker([Queue(settings.jobs_queue, connection=conn)], connection=conn, name=name,
                       job_monitoring_interval=settings.jobs_heartbeat_s,
-                      maintenance_interval=settings.jobs_maintenance_s)
+                      maintenance_interval=settings.jobs_maintenance_s,
+                      worker_ttl=settings.jobs_maintenance_s + 15)
     return bool(worker.work(burst=burst, with_scheduler=False, logging_level="INFO"))

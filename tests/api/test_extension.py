@@ -269,7 +269,9 @@ def test_draft_approve_insert_and_send_from_the_panel(tmp_path: Path) -> None:
         by_draft: dict[str, list[str]] = {}
         for e in events:
             by_draft.setdefault(e["draft_id"], []).append(e["event"])
-        assert by_draft == {sent_id: ["draft_created", "approved", "inserted", "sent"],
+        # The sent draft's reply says a coupon is being applied for: the panel takes the shop's default actions
+        # (issue 18), so approving it also asked a manager for that coupon.
+        assert by_draft == {sent_id: ["draft_created", "approved", "coupon_requested", "inserted", "sent"],
                             rejected_id: ["draft_created", "rejected"],
                             anywhere_id: ["draft_created", "edited", "sent"]}
         edited = next(e for e in events if e["event"] == "edited")
