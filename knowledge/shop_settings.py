@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, time
-from typing import Literal
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -22,6 +22,9 @@ def hhmm_time(v: str) -> time:
     h, m = v.split(":")
     return time(int(h), int(m))
 
+
+
+ActionKind = Literal["priority", "forward_warehouse", "contact_courier", "escalate", "coupon", "gift"]
 
 class Compensation(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -65,9 +68,7 @@ class ShopSettings(BaseModel):
     # untick any. All by default: a draft proposes a step only beside a sentence saying it will be
     # taken ("另外我会帮您申请一份小补偿…"), so leaving it unticked would make that sentence untrue
     # (the approval then warns: promise_not_taken). A coupon or gift still waits for a manager.
-    actions_default: list[Literal["priority", "forward_warehouse", "contact_courier", "escalate", "coupon", "gift"]] = (
-        Field(default_factory=lambda: ["priority", "forward_warehouse", "contact_courier", "escalate", "coupon",
-                                       "gift"]))
+    actions_default: list[ActionKind] = Field(default_factory=lambda: list(get_args(ActionKind)))
 
     @field_validator("timezone")
     @classmethod
