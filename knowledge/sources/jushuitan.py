@@ -38,7 +38,7 @@ from knowledge.errors import (
 )
 from knowledge.orders import OrderFacts
 from knowledge.sources.telemetry import SourceTelemetry
-from knowledge.sources.upstream import Fetched, Provenance, Retry, parse_local
+from knowledge.sources.upstream import Fetched, Provenance, Retry, as_float, as_int, parse_local
 
 __all__ = ["ERP_STATUS", "JstClient", "JushuitanSource", "Tokens", "jst_sign"]
 
@@ -216,23 +216,7 @@ class JushuitanSource:
         pass
 
     def fetch(self, order_id: str) -> Fetched:
-        pages: list[dict[str, Any]] = []
-        erp_orders: list[dict[str, Any]] = []
-        for page in range(1, _MAX_PAGES + 1):
-            body = self.client.call("/open/orders/single/query",
-                                    {"so_ids": [order_id], "page_index": page, "page_size": _PAGE})
-            data = body.get("data")
-            if not isinstance(data, dict) or not isinstance(data.get("orders", []), list):
-                raise SourceMalformed("Jushuitan's answer has no data.orders", code="jst:malformed")
-            pages.append(body)
-            erp_orders += [o for o in data.get("orders") or [] if isinstance(o, dict)]
-            if data.get("has_next") is not True:
-                break
-        else:
-            raise SourceMalformed("Jushuitan kept answering has_next", code="jst:malformed")
-        mine = [o for o in erp_orders if str(o.get("so_id", order_id)) == order_id]
-        if not mine:
-            raise OrderNotFound("Jushuitan has no order with this platform order id")
+        pages, mine = self._query(order_id)
         prov = Provenance()
         return Fetched(self._facts(order_id, mine, prov), {"pages": pages}, prov.rows)
 
@@ -258,20 +242,29 @@ class JushuitanSource:
         return "written" if wrote else "already"
 
     def _erp_orders(self, order_id: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+        return self._query(order_id)[1]
+
+    def _query(self, order_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Every page of ``/open/orders/single/query`` for one platform order: the raw pages and the ERP
+        orders that belong to it (an ERP order id may be reused across platforms)."""
+        pages: list[dict[str, Any]] = []
+        erp_orders: list[dict[str, Any]] = []
         for page in range(1, _MAX_PAGES + 1):
             body = self.client.call("/open/orders/single/query",
                                     {"so_ids": [order_id], "page_index": page, "page_size": _PAGE})
             data = body.get("data")
             if not isinstance(data, dict) or not isinstance(data.get("orders", []), list):
                 raise SourceMalformed("Jushuitan's answer has no data.orders", code="jst:malformed")
-            out += [o for o in data.get("orders") or [] if isinstance(o, dict)
-                    and str(o.get("so_id", order_id)) == order_id]
+            pages.append(body)
+            erp_orders += [o for o in data.get("orders") or [] if isinstance(o, dict)]
             if data.get("has_next") is not True:
                 break
-        if not out:
+        else:
+            raise SourceMalformed("Jushuitan kept answering has_next", code="jst:malformed")
+        mine = [o for o in erp_orders if str(o.get("so_id", order_id)) == order_id]
+        if not mine:
             raise OrderNotFound("Jushuitan has no order with this platform order id")
-        return out
+        return pages, mine
 
     def _facts(self, order_id: str, erp_orders: list[dict[str, Any]], prov: Provenance) -> OrderFacts:
         items: list[dict[str, Any]] = []
@@ -291,7 +284,7 @@ class JushuitanSource:
                 sku = prov(f"items[{i}].sku", f"{src}.sku_id", str(it["sku_id"]) if it.get("sku_id") else None)
                 items.append({
                     "sku": sku, "title": prov(f"items[{i}].title", f"{src}.name", it.get("name")),
-                    "quantity": prov(f"items[{i}].quantity", f"{src}.qty", _int(it.get("qty"))),
+                    "quantity": prov(f"items[{i}].quantity", f"{src}.qty", as_int(it.get("qty"))),
                     "status": prov(f"items[{i}].status", f"orders[{j}].status", line_status),
                     "refund_status": prov(f"items[{i}].refund_status", f"{src}.refund_status",
                                           REFUND_STATUS.get(str(it.get("refund_status") or "none").lower())),
@@ -322,7 +315,7 @@ class JushuitanSource:
         refunds = {it["refund_status"] for it in items}
         refund = ({"status": next(iter(refunds))} if items and len(refunds) == 1
                   and next(iter(refunds)) not in (None, "CLOSED") else None)
-        amounts = [_float(o.get("pay_amount")) for _, o in live]
+        amounts = [as_float(o.get("pay_amount")) for _, o in live]
         facts = {
             "order_id": order_id, "status": status,
             "paid_at": prov("paid_at", "orders[*].pay_date", min(pays)) if pays else None,
@@ -346,17 +339,3 @@ def _trade_status(lines: set[str | None]) -> str | None:
     if lines == {"WAIT_BUYER_CONFIRM_GOODS", "WAIT_SELLER_SEND_GOODS"}:
         return "SELLER_CONSIGNED_PART"
     return None
-
-
-def _int(v: Any) -> int | None:
-    try:
-        return int(v) if v not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(v: Any) -> float | None:
-    try:
-        return float(v) if v not in (None, "") else None
-    except (TypeError, ValueError):
-        return None

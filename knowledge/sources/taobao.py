@@ -42,7 +42,7 @@ from knowledge.errors import (
 )
 from knowledge.orders import OrderFacts
 from knowledge.sources.telemetry import SourceTelemetry
-from knowledge.sources.upstream import CST, Fetched, Provenance, Retry, parse_local
+from knowledge.sources.upstream import CST, Fetched, Provenance, Retry, as_float, as_int, parse_local
 
 __all__ = ["TRADE_FIELDS", "TaobaoSource", "TopClient", "top_sign"]
 
@@ -211,7 +211,7 @@ class TaobaoSource:
             item: dict[str, Any] = {
                 "sku": prov(f"items[{i}].sku", f"{base}.{sku_src}", str(ln[sku_src])) if sku_src else None,
                 "title": prov(f"items[{i}].title", f"{base}.title", ln.get("title")),
-                "quantity": prov(f"items[{i}].quantity", f"{base}.num", _int(ln.get("num"))),
+                "quantity": prov(f"items[{i}].quantity", f"{base}.num", as_int(ln.get("num"))),
                 "status": prov(f"items[{i}].status", f"{base}.status", TRADE_STATUS.get(str(ln.get("status")))),
                 "refund_status": prov(f"items[{i}].refund_status", f"{base}.refund_status",
                                       None if ln.get("refund_status") in _NO_REFUND else str(ln["refund_status"])),
@@ -234,7 +234,7 @@ class TaobaoSource:
             "paid_at": prov("paid_at", "trade.pay_time", parse_local(trade.get("pay_time"))),
             "items": items, "shipments": shipments, "refund": refund,
             "buyer_nick": prov("buyer_nick", "trade.buyer_nick", trade.get("buyer_nick")),
-            "amount": prov("amount", "trade.payment", _float(trade.get("payment"))),
+            "amount": prov("amount", "trade.payment", as_float(trade.get("payment"))),
             "fetched_at": self.clock.now(),
         }
         try:
@@ -339,17 +339,3 @@ MEMO_MAX_BYTES = 1000
 # Seller flags: 0 grey, 1 red, 2 yellow, 3 green, 4 blue, 5 purple. Red marks "priority" in most shops.
 FLAG_PRIORITY = 1
 FLAG_FORWARD = 2
-
-
-def _int(v: Any) -> int | None:
-    try:
-        return int(v) if v not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(v: Any) -> float | None:
-    try:
-        return float(v) if v not in (None, "") else None
-    except (TypeError, ValueError):
-        return None

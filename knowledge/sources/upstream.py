@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar
 
 from knowledge.orders import OrderFacts
 
-__all__ = ["CST", "Adapter", "Fetched", "Provenance", "Retry", "parse_local"]
+__all__ = ["CST", "Adapter", "Fetched", "Provenance", "Retry", "as_float", "as_int", "parse_local"]
 
 # Taobao and Jushuitan write "yyyy-MM-dd HH:mm:ss" in Beijing time, without an offset.
 CST = timezone(timedelta(hours=8))
@@ -80,3 +80,18 @@ def parse_local(value: Any, tz: timezone = CST) -> datetime | None:
     except ValueError:
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=tz)
+
+
+def as_int(v: Any) -> int | None:
+    """A platform's number, sent as a number or a string ("" and junk: unknown, not an error)."""
+    try:
+        return int(v) if v not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def as_float(v: Any) -> float | None:
+    try:
+        return float(v) if v not in (None, "") else None
+    except (TypeError, ValueError):
+        return None

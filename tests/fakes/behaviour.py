@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import deque
 
@@ -27,3 +28,11 @@ class Behaviour:
             if self._next:
                 return self._next.popleft()
             return self._always
+
+    async def next_mode(self) -> str | None:
+        """Take the next mode, after the standing delay or a one-shot "slow:<seconds>"."""
+        mode = self.take()
+        delay = float(mode.split(":")[1]) if mode and mode.startswith("slow:") else self.delay_s
+        if delay:
+            await asyncio.sleep(delay)
+        return mode

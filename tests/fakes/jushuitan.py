@@ -11,7 +11,6 @@ Modes: ``rate_limit`` (code 199), ``token_expired`` (100 once), ``malformed``, `
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import threading
@@ -81,12 +80,7 @@ class FakeJushuitan:
 
     async def query(self, request: Request) -> Response:
         form, ok = await self._form(request)
-        mode = self.behaviour.take()
-        delay = self.behaviour.delay_s
-        if mode and mode.startswith("slow:"):
-            delay = float(mode.split(":")[1])
-        if delay:
-            await asyncio.sleep(delay)
+        mode = await self.behaviour.next_mode()
         if form.get("app_key") != self.app_key or not ok:
             return JSONResponse({"code": 10, "msg": "验证失败！无效签名", "data": None})
         if mode == "token_expired":

@@ -7,7 +7,6 @@ Modes: ``malformed`` (not JSON), ``invalid`` (JSON that is not valid facts), ``h
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import threading
@@ -44,12 +43,7 @@ class FakeShopEndpoint:
             ok = hmac.compare_digest(want, request.headers.get("x-replydesk-signature", ""))
         with self._lock:
             self.calls.append({"order_id": oid, "signature_ok": ok})
-        mode = self.behaviour.take()
-        delay = self.behaviour.delay_s
-        if mode and mode.startswith("slow:"):
-            delay = float(mode.split(":")[1])
-        if delay:
-            await asyncio.sleep(delay)
+        mode = await self.behaviour.next_mode()
         if not ok:
             return JSONResponse({"error": "bad signature"}, status_code=401)
         if mode == "malformed":

@@ -13,7 +13,6 @@ JSON), ``http500``, ``slow:S``.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -74,12 +73,7 @@ class FakeTop:
         signed_ok = form.get("sign") == sign(form, self.app_secret, form.get("sign_method", "md5"))
         with self._lock:
             self.calls.append({"method": method, "params": form, "signature_ok": signed_ok})
-        mode = self.behaviour.take()
-        delay = self.behaviour.delay_s
-        if mode and mode.startswith("slow:"):
-            delay = float(mode.split(":")[1])
-        if delay:
-            await asyncio.sleep(delay)
+        mode = await self.behaviour.next_mode()
         if form.get("app_key") != self.app_key:
             return _err(29, "Invalid app Key", "isv.appkey-not-exists")
         if not signed_ok:
