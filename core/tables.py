@@ -323,6 +323,29 @@ sa.Index("ix_urge_events_shop_received", urge_events.c.shop_id, urge_events.c.re
 sa.Index("ix_urge_events_shop_order", urge_events.c.shop_id, urge_events.c.order_id)
 sa.Index("ix_urge_events_draft", urge_events.c.draft_id)
 
+# 0012: hourly rollups of urge events, kept with them (drafter/insights/rollup.py): counts per dimension value
+# ('' = not given) of urges and of every event, and response-time bucket counts per hour (span 1) and UTC day
+# (span 24). Both keyed for the one range scan an insight query makes: shop, then time.
+urge_hourly = sa.Table(
+    "urge_hourly", metadata,
+    sa.Column("shop_id", sa.String(64), primary_key=True),
+    sa.Column("hour", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("dim", sa.String(10), primary_key=True),
+    sa.Column("value", sa.String(100), primary_key=True),
+    sa.Column("urges", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("events", sa.Integer, nullable=False, server_default="0"),
+)
+urge_latency = sa.Table(
+    "urge_latency", metadata,
+    sa.Column("shop_id", sa.String(64), primary_key=True),
+    sa.Column("span", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("start", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("stage", sa.String(10), primary_key=True),
+    sa.Column("grp", sa.String(40), primary_key=True),
+    sa.Column("bucket", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("n", sa.Integer, nullable=False, server_default="0"),
+)
+
 # 0009: a surge found by drafter/insights/surges.py; one per shop, dimension, value and window.
 urge_alerts = sa.Table(
     "urge_alerts", metadata,

@@ -83,8 +83,7 @@ class UrgeInsights:
             "range": rng.as_dict(),
             "total": hourly["total"],
             "curve": {"by": hourly["by"], "groups": hourly["groups"]},
-            "breakdown": {by: queries.urges(self.engine, shop_id, rng, by)["groups"][:20]
-                          for by in ("sku", "warehouse", "carrier", "state", "cause")},
+            "breakdown": queries.breakdown(self.engine, shop_id, rng, ("sku", "warehouse", "carrier", "state", "cause")),
             "causes": queries.causes(self.engine, shop_id, rng),
             "repeats": queries.repeats(self.engine, shop_id, rng),
             "response_times": queries.response_times(self.engine, shop_id, rng),
