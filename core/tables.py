@@ -328,22 +328,25 @@ sa.Index("ix_urge_events_draft", urge_events.c.draft_id)
 # (span 24). Both keyed for the one range scan an insight query makes: shop, then time.
 urge_hourly = sa.Table(
     "urge_hourly", metadata,
-    sa.Column("shop_id", sa.String(64), primary_key=True),
-    sa.Column("hour", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("dim", sa.String(10), primary_key=True),
-    sa.Column("value", sa.String(100), primary_key=True),
+    sa.Column("shop_id", sa.String(64)),
+    sa.Column("hour", sa.Integer),
+    sa.Column("dim", sa.String(10)),
+    sa.Column("value", sa.String(100)),
     sa.Column("urges", sa.Integer, nullable=False, server_default="0"),
     sa.Column("events", sa.Integer, nullable=False, server_default="0"),
+    # The counts ride in the key's index: a range is read from the index alone (PostgreSQL).
+    sa.PrimaryKeyConstraint("shop_id", "hour", "dim", "value", postgresql_include=["urges", "events"]),
 )
 urge_latency = sa.Table(
     "urge_latency", metadata,
-    sa.Column("shop_id", sa.String(64), primary_key=True),
-    sa.Column("span", sa.SmallInteger, primary_key=True, autoincrement=False),
-    sa.Column("start", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("stage", sa.String(10), primary_key=True),
-    sa.Column("grp", sa.String(40), primary_key=True),
-    sa.Column("bucket", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("shop_id", sa.String(64)),
+    sa.Column("span", sa.SmallInteger),
+    sa.Column("start", sa.Integer),
+    sa.Column("stage", sa.String(10)),
+    sa.Column("grp", sa.String(40)),
+    sa.Column("bucket", sa.SmallInteger),
     sa.Column("n", sa.Integer, nullable=False, server_default="0"),
+    sa.PrimaryKeyConstraint("shop_id", "span", "start", "stage", "grp", "bucket", postgresql_include=["n"]),
 )
 
 # 0009: a surge found by drafter/insights/surges.py; one per shop, dimension, value and window.

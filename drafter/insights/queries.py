@@ -19,6 +19,7 @@ import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -26,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from core.db import utc
 from core.errors import InvalidInput
@@ -37,6 +38,7 @@ from drafter.insights.events import URGE_KINDS
 __all__ = ["BY", "Range", "approvals", "breakdown", "causes", "export_rows", "parse_range", "repeats",
            "response_times", "urges"]
 
+Bind = Engine | Connection  # a summary passes one connection to every query
 BY = ("sku", "warehouse", "carrier", "state", "cause", "intent", "hour", "day", "hour_of_day")
 MAX_RANGE = timedelta(days=400)
 _COLUMN = {"sku": ue.c.sku, "warehouse": ue.c.warehouse, "carrier": ue.c.carrier, "state": ue.c.state,
@@ -96,6 +98,16 @@ def parse_range(since: str | datetime | date | None, until: str | datetime | dat
     return Range(start, end, tz)
 
 
+@contextmanager
+def _connect(bind: Engine | Connection) -> Iterator[Connection]:
+    """A connection of ``bind``, or ``bind`` itself: the summary runs every query on one connection."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.connect() as conn:
+            yield conn
+
+
 def _where(shop_id: str, rng: Range, kinds: tuple[str, ...] | None = URGE_KINDS) -> list[Any]:
     w = [ue.c.shop_id == shop_id, ue.c.received_at >= rng.since, ue.c.received_at < rng.until]
     if kinds:
@@ -103,7 +115,7 @@ def _where(shop_id: str, rng: Range, kinds: tuple[str, ...] | None = URGE_KINDS)
     return w
 
 
-def hour_bucket(engine: Engine, col: Any = None) -> Any:
+def hour_bucket(engine: Bind, col: Any = None) -> Any:
     """Whole UTC hours since the epoch, as an integer, on either backend."""
     col = ue.c.received_at if col is None else col
     if engine.dialect.name == "postgresql":
@@ -140,12 +152,12 @@ def _dim_counts(conn: Any, shop_id: str, since: datetime, until: datetime, dims:
     return out
 
 
-def urges(engine: Engine, shop_id: str, rng: Range, by: str, *, kinds: tuple[str, ...] | None = URGE_KINDS,
+def urges(engine: Bind, shop_id: str, rng: Range, by: str, *, kinds: tuple[str, ...] | None = URGE_KINDS,
           limit: int = 200, source: str = "auto") -> dict[str, Any]:
     """``{"total": N, "groups": [{"key", "count"}]}``: largest groups first; time buckets in time order."""
     if by not in BY:
         raise InvalidInput(f"by must be one of {', '.join(BY)}", field="by")
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         if by in _COLUMN:
             total, groups = _ranked(_dim_counts(conn, shop_id, rng.since, rng.until, [by], kinds, source)[by], limit)
             return {"total": total, "groups": groups, "range": rng.as_dict(), "by": by}
@@ -179,18 +191,18 @@ def urges(engine: Engine, shop_id: str, rng: Range, by: str, *, kinds: tuple[str
     return {"total": total, "groups": groups, "range": rng.as_dict(), "by": by}
 
 
-def breakdown(engine: Engine, shop_id: str, rng: Range, dims: tuple[str, ...], *, limit: int = 20,
+def breakdown(engine: Bind, shop_id: str, rng: Range, dims: tuple[str, ...], *, limit: int = 20,
               source: str = "auto") -> dict[str, list[dict[str, Any]]]:
     """``urges(by=dim)["groups"][:limit]`` for several dimensions at once (one rollup query)."""
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         counts = _dim_counts(conn, shop_id, rng.since, rng.until, list(dims), URGE_KINDS, source)
     return {d: _ranked(counts[d], limit)[1] for d in dims}
 
 
-def causes(engine: Engine, shop_id: str, rng: Range, *, weeks: int = 4, source: str = "auto") -> list[dict[str, Any]]:
+def causes(engine: Bind, shop_id: str, rng: Range, *, weeks: int = 4, source: str = "auto") -> list[dict[str, Any]]:
     """Each cause's count in the range against the shop's usual level: its count over the ``weeks``
     before the range, scaled to the range's length. ``ratio`` is null when the cause is new."""
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         first = utc(conn.execute(sa.select(sa.func.min(ue.c.received_at)).where(ue.c.shop_id == shop_id)).scalar())
         # The usual level comes from the weeks the shop has history for, never from empty ones.
         start = max(rng.since - timedelta(weeks=weeks), first) if first else rng.since - timedelta(weeks=weeks)
@@ -209,17 +221,17 @@ def causes(engine: Engine, shop_id: str, rng: Range, *, weeks: int = 4, source: 
     return out
 
 
-def repeats(engine: Engine, shop_id: str, rng: Range, *, min_urges: int = 2, limit: int = 20) -> dict[str, Any]:
+def repeats(engine: Bind, shop_id: str, rng: Range, *, min_urges: int = 2, limit: int = 20) -> dict[str, Any]:
     """Orders urged ``min_urges``+ times in the range: how many, and the most urged ones."""
     n = sa.func.count().label("n")
     grouped = (sa.select(ue.c.order_id, n, sa.func.max(ue.c.received_at).label("last"),
                          sa.func.max(ue.c.cause).label("cause"))
                .where(*_where(shop_id, rng)).group_by(ue.c.order_id).having(sa.func.count() >= min_urges))
     sub = grouped.subquery()
-    with engine.connect() as conn:
-        orders = conn.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one()
-        top = conn.execute(grouped.order_by(n.desc(), ue.c.order_id).limit(limit)).all()
-    return {"orders": int(orders), "min_urges": min_urges,
+    with _connect(engine) as conn:  # one pass: the number of such orders rides along with the top ones
+        top = conn.execute(sa.select(sub, sa.func.count().over().label("orders"))
+                           .order_by(sub.c.n.desc(), sub.c.order_id).limit(limit)).all()
+    return {"orders": int(top[0].orders) if top else 0, "min_urges": min_urges,
             "top": [{"order_id": r.order_id, "urges": int(r.n), "last": utc(r.last).astimezone(rng.tz).isoformat(),  # type: ignore[union-attr]
                      "cause": r.cause} for r in top]}
 
@@ -232,7 +244,7 @@ def _percentiles(values: list[float]) -> dict[str, float | int | None]:
     return {"n": len(values), "p50": round(float(p50), 1), "p90": round(float(p90), 1), "p95": round(float(p95), 1)}
 
 
-def response_times(engine: Engine, shop_id: str, rng: Range, *, source: str = "auto",
+def response_times(engine: Bind, shop_id: str, rng: Range, *, source: str = "auto",
                    exact_up_to: int = EXACT_RESPONSE_EVENTS) -> dict[str, Any]:
     """Seconds from the buyer's message to the draft, to the agent's decision, to insertion, to sending:
     percentiles overall, per agent key (who decided) and per hour of day (shop time) of the message.
@@ -244,7 +256,7 @@ def response_times(engine: Engine, shop_id: str, rng: Range, *, source: str = "a
     """
     if _rollup_column(None, source) is None:
         return _response_times_events(engine, shop_id, rng)
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         h = rollup.latency_histograms(conn, shop_id, rng.since, rng.until, rng.tz)
     if sum(h.stages["draft"].values()) <= exact_up_to:  # every event has its draft time: the range's size
         return _response_times_events(engine, shop_id, rng)
@@ -255,14 +267,14 @@ def response_times(engine: Engine, shop_id: str, rng: Range, *, source: str = "a
                          if sum(h.hours.get(hr, {}).values())]}
 
 
-def _response_times_events(engine: Engine, shop_id: str, rng: Range) -> dict[str, Any]:
+def _response_times_events(engine: Bind, shop_id: str, rng: Range) -> dict[str, Any]:
     """The exact percentiles from the range's events. PostgreSQL computes them in SQL (``percentile_cont``);
     SQLite has no percentile aggregate, so its rows are read and numpy computes the same (linear-interpolated)
     percentiles."""
     if engine.dialect.name == "postgresql":
         return _response_times_pg(engine, shop_id, rng)
     cols = (ue.c.decided_by, ue.c.received_at, ue.c.drafted_at, ue.c.decided_at, ue.c.inserted_at, ue.c.sent_at)
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         rows = conn.execute(sa.select(*cols).where(*_where(shop_id, rng, None))).all()
     overall: dict[str, list[float]] = defaultdict(list)
     per_agent: dict[str, list[float]] = defaultdict(list)
@@ -309,10 +321,10 @@ def _pg_stage(n: Any, p: Any) -> dict[str, Any]:
     return {"n": int(n), **{k: round(float(v), 1) for k, v in zip(("p50", "p90", "p95"), p, strict=True)}}
 
 
-def _response_times_pg(engine: Engine, shop_id: str, rng: Range) -> dict[str, Any]:
+def _response_times_pg(engine: Bind, shop_id: str, rng: Range) -> dict[str, Any]:
     """One pass over the range's index entries: every stage overall, decisions per agent key and per hour
     (``GROUPING SETS``; ``percentile_cont`` is the same linear interpolation as numpy's default)."""
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         rows = conn.execute(_PG_RESPONSE_TIMES, {"tz": str(rng.tz), "shop": shop_id, "since": rng.since,
                                                  "until": rng.until}).all()
     stages = {s: _pg_stage(None, None) for s in STAGES}
@@ -328,10 +340,10 @@ def _response_times_pg(engine: Engine, shop_id: str, rng: Range) -> dict[str, An
             "per_hour": sorted(hours, key=lambda h: h["hour"])}
 
 
-def approvals(engine: Engine, shop_id: str, rng: Range, *, source: str = "auto") -> list[dict[str, Any]]:
+def approvals(engine: Bind, shop_id: str, rng: Range, *, source: str = "auto") -> list[dict[str, Any]]:
     """Per situation (order state): drafts decided, and the share approved without an edit."""
     table: dict[str, Counter[str]] = defaultdict(Counter)
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         if _rollup_column(None, source) is not None:
             for value, k in rollup.dim_counts(conn, shop_id, rng.since, rng.until, ["decision"], None,
                                               "events")["decision"].items():
@@ -358,7 +370,7 @@ EXPORT_FIELDS = ("received_at", "drafted_at", "order_id", "draft_id", "intent_ki
 def export_rows(engine: Engine, shop_id: str, rng: Range, *, batch: int = 2000) -> Iterator[dict[str, Any]]:
     """Every event of the range (all intents), oldest first; the stored rows hold no buyer text."""
     q = sa.select(ue).where(*_where(shop_id, rng, None)).order_by(ue.c.received_at, ue.c.id)
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         result = conn.execution_options(stream_results=True, yield_per=batch).execute(q)
         for r in result:
             row = r._mapping

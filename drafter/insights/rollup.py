@@ -9,8 +9,10 @@ builds the same rows from existing events):
   (intents in ``URGE_KINDS``) and ``events`` (every intent).
 - ``urge_latency``: bucket counts (``histogram.py``) of seconds from the buyer's message to each stage.
   ``span`` 1: one hour, decisions per agent key (``grp`` "a:<key>"), the other stages overall (``grp`` '').
-  ``span`` 24: one UTC day (``start`` a multiple of 24), every stage overall, decisions per agent key and
-  per UTC hour of day (``grp`` "h:<0-23>"): a month's percentiles read ~30 days of rows, not ~720 hours'.
+  ``span`` 24 and 168: one UTC day or week (``start`` a multiple of the span), every stage overall,
+  decisions per agent key and per UTC hour of day (``grp`` "h:<0-23>"): a month's percentiles read about
+  four weeks', a few days' and a few hours' rows, not 720 hours' (a large shop's hour has as many rows as
+  events: its buckets are that fine).
 
 Writes are upserts (PostgreSQL ``INSERT … ON CONFLICT DO UPDATE``, SQLite the same syntax). Concurrent
 drafts of one shop update the same few rows of the current hour (its intent and state rows above all):
@@ -18,8 +20,8 @@ each waits for the other's row lock until that transaction commits. The event's 
 them for about a millisecond (one insert and two upserts), so a shop serialises on them only at thousands
 of drafts a second; rows are written in one sorted order everywhere, so two transactions cannot deadlock.
 
-Reads: a range is cut into whole hours (the rollups; whole UTC days from the ``span`` 24 histograms) and
-the partial hours at its edges, read exactly from the events themselves.
+Reads: a range is cut into whole hours (the rollups; whole UTC days and weeks from the histograms' larger
+spans) and the partial hours at its edges, read exactly from the events themselves.
 """
 
 from __future__ import annotations
@@ -89,13 +91,21 @@ _HOURLY_KEYS = ("shop_id", "hour", "dim", "value")
 _LATENCY_KEYS = ("shop_id", "span", "start", "stage", "grp", "bucket")
 
 
+# Histogram rows are kept per hour and per UTC day and week (hours since the epoch, aligned to their span):
+# a month is read as ~4 weeks, a few days and a few hours of rows, not 720 hours of them.
+SPANS = (1, 24, 168)
+
+
 def _latency_rows(shop_id: str, hour: int, stage: str, agent: str | None, bucket: int) -> list[tuple[Any, ...]]:
-    day = hour - hour % 24
     if stage != "decided":
-        return [(shop_id, 1, hour, stage, "", bucket), (shop_id, 24, day, stage, "", bucket)]
+        return [(shop_id, span, hour - hour % span, stage, "", bucket) for span in SPANS]
     a = f"a:{agent or ''}"
-    return [(shop_id, 1, hour, stage, a, bucket), (shop_id, 24, day, stage, "", bucket),
-            (shop_id, 24, day, stage, a, bucket), (shop_id, 24, day, stage, f"h:{hour % 24}", bucket)]
+    rows: list[tuple[Any, ...]] = [(shop_id, 1, hour, stage, a, bucket)]
+    for span in SPANS[1:]:
+        start = hour - hour % span
+        rows += [(shop_id, span, start, stage, "", bucket), (shop_id, span, start, stage, a, bucket),
+                 (shop_id, span, start, stage, f"h:{hour % 24}", bucket)]
+    return rows
 
 
 def add_event(conn: Connection, values: dict[str, Any], *, urge: bool) -> None:
@@ -231,12 +241,23 @@ def _fixed_offset(tz: ZoneInfo, since: datetime, until: datetime) -> int | None:
     return off // HOUR if off % HOUR == timedelta(0) else None
 
 
+def _tiles(h0: int, h1: int, spans: Sequence[int]) -> list[tuple[int, int, int]]:
+    """[h0, h1) as (span, start, end) runs of whole rows: the largest span in the middle, smaller at the ends."""
+    if h0 >= h1:
+        return []
+    span = spans[-1]
+    a, b = -(-h0 // span) * span, h1 // span * span
+    if len(spans) == 1 or a >= b:
+        return [(span, h0, h1)] if len(spans) == 1 else _tiles(h0, h1, spans[:-1])
+    return _tiles(h0, a, spans[:-1]) + [(span, a, b)] + _tiles(b, h1, spans[:-1])
+
+
 def latency_histograms(conn: Connection, shop_id: str, since: datetime, until: datetime, tz: ZoneInfo) -> Histograms:
     """The response-time histograms of the events received in [since, until).
 
-    Whole UTC days come from the day rows when the shop's offset is a fixed whole number of hours over the
-    range (their hour of day is UTC's, shifted); otherwise every hour from the hour rows, each labelled with
-    the local hour its start falls in (as ``queries`` labels hour buckets).
+    Whole UTC days and weeks come from their rows when the shop's offset is a fixed whole number of hours
+    over the range (their hour of day is UTC's, shifted); otherwise every hour from the hour rows, each
+    labelled with the local hour its start falls in (as ``queries`` labels hour buckets).
     """
     sp = split(since, until)
     h = Histograms()
@@ -247,33 +268,32 @@ def latency_histograms(conn: Connection, shop_id: str, since: datetime, until: d
             return (hour + off) % 24
         return (EPOCH + hour * HOUR).astimezone(tz).hour
 
-    hour_ranges: list[tuple[int, int]] = []
-    if sp.hours:
-        d0, d1 = -(-sp.h0 // 24) * 24, sp.h1 // 24 * 24
-        if off is not None and d0 < d1:
-            lat = urge_latency.c
-            rows = conn.execute(sa.select(lat.stage, lat.grp, lat.bucket, sa.func.sum(lat.n)).where(
-                lat.shop_id == shop_id, lat.span == 24, lat.start >= d0, lat.start < d1)
-                .group_by(lat.stage, lat.grp, lat.bucket)).all()
-            for stage, grp, bucket, n in rows:
-                if grp == "":
-                    h.stages[stage][bucket] += int(n)
-                elif grp.startswith("a:"):
-                    h.agents[grp[2:]][bucket] += int(n)
-                else:
-                    h.hours[(int(grp[2:]) + off) % 24][bucket] += int(n)
-            hour_ranges = [(a, b) for a, b in ((sp.h0, d0), (d1, sp.h1)) if a < b]
-        else:
-            hour_ranges = [(sp.h0, sp.h1)]
-    if hour_ranges:
-        lat = urge_latency.c
-        within = sa.or_(*[sa.and_(lat.start >= a, lat.start < b) for a, b in hour_ranges])
-        for start, stage, grp, bucket, n in conn.execute(sa.select(lat.start, lat.stage, lat.grp, lat.bucket, lat.n)
-                                                         .where(lat.shop_id == shop_id, lat.span == 1, within)):
-            h.stages[stage][bucket] += int(n)
-            if stage == "decided":
+    lat = urge_latency.c
+    tiles = _tiles(sp.h0, sp.h1, SPANS if off is not None else SPANS[:1]) if sp.hours else []
+    parts: list[Any] = []
+    for span, a, b in tiles:  # one index range each (an OR of ranges would not be index-only)
+        within = [lat.shop_id == shop_id, lat.span == span, lat.start >= a, lat.start < b]
+        parts.append(sa.select(lat.stage, lat.grp, lat.bucket, lat.n).where(*within))
+        if span == 1:  # hour rows hold decisions per agent only: add them up overall and per hour of day
+            decided = [*within, lat.stage == "decided"]
+            # UTC's hour of day when the offset is fixed (shifted below), else the hour itself ("u:").
+            hod = ("h:" + sa.cast(lat.start % 24, sa.String)) if off is not None else (
+                "u:" + sa.cast(lat.start, sa.String))
+            parts += [sa.select(lat.stage, sa.literal("").label("grp"), lat.bucket, lat.n).where(*decided),
+                      sa.select(lat.stage, hod.label("grp"), lat.bucket, lat.n).where(*decided)]
+    if parts:
+        u = sa.union_all(*parts).subquery()
+        # One round trip: a page load runs this next to a dozen other queries.
+        for stage, grp, bucket, n in conn.execute(sa.select(u.c.stage, u.c.grp, u.c.bucket, sa.func.sum(u.c.n))
+                                                  .group_by(u.c.stage, u.c.grp, u.c.bucket)):
+            if grp == "":
+                h.stages[stage][bucket] += int(n)
+            elif grp[0] == "a":
                 h.agents[grp[2:]][bucket] += int(n)
-                h.hours[local_hour(start)][bucket] += int(n)
+            elif grp[0] == "h":
+                h.hours[(int(grp[2:]) + (off or 0)) % 24][bucket] += int(n)
+            else:
+                h.hours[local_hour(int(grp[2:]))][bucket] += int(n)
     cols = [ue.c.decided_by, ue.c.received_at, ue.c.drafted_at, ue.c.decided_at, ue.c.inserted_at, ue.c.sent_at]
     for r in _edge_events(conn, shop_id, sp.edges, cols):
         rec = utc(r.received_at)

@@ -1,4 +1,4 @@
-"""urge rollups: hourly counts per dimension value and response-time histograms (hour and UTC-day rows),
+"""urge rollups: hourly counts per dimension value and response-time histograms (hour, UTC day and week rows),
 kept by drafter/insights/rollup.py with every urge event; existing events are rolled up here
 
 Revision ID: 0012
@@ -26,22 +26,25 @@ _STAGES = (("draft", "drafted_at"), ("decided", "decided_at"), ("inserted", "ins
 def upgrade() -> None:
     op.create_table(
         "urge_hourly",
-        sa.Column("shop_id", sa.String(64), primary_key=True),
-        sa.Column("hour", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("dim", sa.String(10), primary_key=True),
-        sa.Column("value", sa.String(100), primary_key=True),
+        sa.Column("shop_id", sa.String(64)),
+        sa.Column("hour", sa.Integer),
+        sa.Column("dim", sa.String(10)),
+        sa.Column("value", sa.String(100)),
         sa.Column("urges", sa.Integer, nullable=False, server_default="0"),
         sa.Column("events", sa.Integer, nullable=False, server_default="0"),
+        # The counts ride in the key's index: a range is read from the index alone (PostgreSQL).
+        sa.PrimaryKeyConstraint("shop_id", "hour", "dim", "value", postgresql_include=["urges", "events"]),
     )
     op.create_table(
         "urge_latency",
-        sa.Column("shop_id", sa.String(64), primary_key=True),
-        sa.Column("span", sa.SmallInteger, primary_key=True, autoincrement=False),
-        sa.Column("start", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("stage", sa.String(10), primary_key=True),
-        sa.Column("grp", sa.String(40), primary_key=True),
-        sa.Column("bucket", sa.SmallInteger, primary_key=True, autoincrement=False),
+        sa.Column("shop_id", sa.String(64)),
+        sa.Column("span", sa.SmallInteger),
+        sa.Column("start", sa.Integer),
+        sa.Column("stage", sa.String(10)),
+        sa.Column("grp", sa.String(40)),
+        sa.Column("bucket", sa.SmallInteger),
         sa.Column("n", sa.Integer, nullable=False, server_default="0"),
+        sa.PrimaryKeyConstraint("shop_id", "span", "start", "stage", "grp", "bucket", postgresql_include=["n"]),
     )
     backfill(op.get_bind())
 
@@ -92,6 +95,11 @@ def backfill(conn: sa.Connection) -> None:
             SELECT shop_id, start, stage, 'h:' || CAST(start % 24 AS VARCHAR) AS g, bucket, n
             FROM urge_latency WHERE span = 1 AND stage = 'decided') x
         GROUP BY shop_id, start - start % 24, stage, g, bucket"""))
+    # A UTC week's (hours since the epoch, aligned to 168) are the sum of its days'.
+    conn.execute(sa.text("""
+        INSERT INTO urge_latency (shop_id, span, start, stage, grp, bucket, n)
+        SELECT shop_id, 168, start - start % 168, stage, grp, bucket, sum(n) FROM urge_latency WHERE span = 24
+        GROUP BY shop_id, start - start % 168, stage, grp, bucket"""))
 
 
 def _ts(value: object) -> datetime | None:
