@@ -22,7 +22,7 @@ from drafter.redact import redact
 from drafter.result import DraftResult
 from drafter.situation import Situation
 
-__all__ = ["CAUSES", "URGE_KINDS", "extract", "mark_decision", "mark_inserted", "mark_sent", "record"]
+__all__ = ["CAUSES", "URGE_KINDS", "append", "extract", "mark_decision", "mark_inserted", "mark_sent", "record"]
 
 # Intent kinds that count as an urge about shipping (a message the classifier calls "other" does not).
 URGE_KINDS = ("urge", "logistics", "complaint", "change_request")
@@ -121,14 +121,25 @@ def record(conn: Connection | Engine, *, shop_id: str, order_id: str, draft_id: 
         warehouse=_clip(e["warehouse"], 64), carrier=_clip(e["carrier"], 64), created_by=created_by)
     if isinstance(conn, Engine):
         with conn.begin() as c:
-            _insert(c, values)
+            append(c, values)
     else:
-        _insert(conn, values)
+        append(conn, values)
 
 
-def _insert(conn: Connection, values: dict[str, Any]) -> None:
+def append(conn: Connection, values: dict[str, Any]) -> None:
+    """Insert one prepared event row (columns of ``urge_events``; ``received_at``, ``drafted_at`` aware) and
+    count it in the rollups. What ``record`` does after ``extract``; simulators and tests that write events
+    directly go through here too, or the long-range insights would not see them. A row may come with its
+    decision and response times already filled in (an import): they are counted as ``mark_*`` counts them."""
     conn.execute(urge_events.insert().values(**values))
-    rollup.add_event(conn, values, urge=values["intent_kind"] in URGE_KINDS)
+    urge = values["intent_kind"] in URGE_KINDS
+    rollup.add_event(conn, values, urge=urge)
+    if values.get("decided_at") is not None:
+        rollup.add_decision(conn, values, values.get("decision"), values.get("decided_by"), values["decided_at"],
+                            urge=urge)
+    for stage in ("inserted", "sent"):
+        if values.get(f"{stage}_at") is not None:
+            rollup.add_stage(conn, values, stage, values[f"{stage}_at"])
 
 
 # What the rollups need of an event whose response is marked (RETURNING: only rows this very update changed).

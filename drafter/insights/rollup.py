@@ -61,8 +61,8 @@ def hour_of(at: datetime) -> int:
 def _dim_value(dim: str, ev: Any) -> str | None:
     """The rollup value of an event (a mapping of its columns); None: the event has none for ``dim``."""
     if dim == "decision":
-        return f"{ev['decision']}:{ev['state']}" if ev["decision"] else None
-    return ev[_EVENT_COLUMN[dim]] or ""
+        return f"{ev['decision']}:{ev['state']}" if ev.get("decision") else None
+    return ev.get(_EVENT_COLUMN[dim]) or ""
 
 
 # -- maintenance ------------------------------------------------------------------------------------------
@@ -120,14 +120,15 @@ def add_event(conn: Connection, values: dict[str, Any], *, urge: bool) -> None:
             _LATENCY_KEYS, ("n",))
 
 
-def add_decision(conn: Connection, ev: Any, decision: str, key_id: str | None, at: datetime, *, urge: bool) -> None:
-    """Count a first decision of the event ``ev`` (shop_id, received_at, state)."""
+def add_decision(conn: Connection, ev: Any, decision: str | None, key_id: str | None, at: datetime, *,
+                 urge: bool) -> None:
+    """Count a first decision of the event ``ev`` (shop_id, received_at, state) and its time."""
     received = utc(ev["received_at"])
     assert received is not None
     hour = hour_of(received)
-    value = _dim_value("decision", {"decision": decision, "state": ev["state"]})
-    _upsert(conn, urge_hourly, [((ev["shop_id"], hour, "decision", value), (int(urge), 1))],
-            _HOURLY_KEYS, ("urges", "events"))
+    if decision:
+        _upsert(conn, urge_hourly, [((ev["shop_id"], hour, "decision", f"{decision}:{ev['state']}"), (int(urge), 1))],
+                _HOURLY_KEYS, ("urges", "events"))
     b = bucket_of(micros(received, at))
     _upsert(conn, urge_latency, [(k, (1,)) for k in _latency_rows(ev["shop_id"], hour, "decided", key_id, b)],
             _LATENCY_KEYS, ("n",))
