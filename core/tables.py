@@ -323,6 +323,32 @@ sa.Index("ix_urge_events_shop_received", urge_events.c.shop_id, urge_events.c.re
 sa.Index("ix_urge_events_shop_order", urge_events.c.shop_id, urge_events.c.order_id)
 sa.Index("ix_urge_events_draft", urge_events.c.draft_id)
 
+# 0012: hourly rollups of urge events, kept with them (drafter/insights/rollup.py): counts per dimension value
+# ('' = not given) of urges and of every event, and response-time bucket counts per hour (span 1) and UTC day
+# (span 24). Both keyed for the one range scan an insight query makes: shop, then time.
+urge_hourly = sa.Table(
+    "urge_hourly", metadata,
+    sa.Column("shop_id", sa.String(64)),
+    sa.Column("hour", sa.Integer),
+    sa.Column("dim", sa.String(10)),
+    sa.Column("value", sa.String(100)),
+    sa.Column("urges", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("events", sa.Integer, nullable=False, server_default="0"),
+    # The counts ride in the key's index: a range is read from the index alone (PostgreSQL).
+    sa.PrimaryKeyConstraint("shop_id", "hour", "dim", "value", postgresql_include=["urges", "events"]),
+)
+urge_latency = sa.Table(
+    "urge_latency", metadata,
+    sa.Column("shop_id", sa.String(64)),
+    sa.Column("span", sa.SmallInteger),
+    sa.Column("start", sa.Integer),
+    sa.Column("stage", sa.String(10)),
+    sa.Column("grp", sa.String(40)),
+    sa.Column("bucket", sa.SmallInteger),
+    sa.Column("n", sa.Integer, nullable=False, server_default="0"),
+    sa.PrimaryKeyConstraint("shop_id", "span", "start", "stage", "grp", "bucket", postgresql_include=["n"]),
+)
+
 # 0009: a surge found by drafter/insights/surges.py; one per shop, dimension, value and window.
 urge_alerts = sa.Table(
     "urge_alerts", metadata,

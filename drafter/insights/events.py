@@ -3,7 +3,8 @@
 A row is written once per stored draft (``record``) and holds only facts read from the situation and the
 order (state, cause, SKU, warehouse, carrier), each string passed through ``redact``. Its response-time
 columns are filled later, once each (``mark_*`` run in the review transaction and only touch NULLs), so
-the facts of an event are never rewritten.
+the facts of an event are never rewritten. Each write also updates the hourly rollups (``rollup.py``) in
+the same transaction, so the insight queries over long ranges count exactly what the events hold.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from core.tables import urge_events
+from drafter.insights import rollup
 from drafter.redact import redact
 from drafter.result import DraftResult
 from drafter.situation import Situation
 
-__all__ = ["CAUSES", "URGE_KINDS", "extract", "mark_decision", "mark_inserted", "mark_sent", "record"]
+__all__ = ["CAUSES", "URGE_KINDS", "append", "extract", "mark_decision", "mark_inserted", "mark_sent", "record"]
 
 # Intent kinds that count as an urge about shipping (a message the classifier calls "other" does not).
 URGE_KINDS = ("urge", "logistics", "complaint", "change_request")
@@ -119,25 +121,51 @@ def record(conn: Connection | Engine, *, shop_id: str, order_id: str, draft_id: 
         warehouse=_clip(e["warehouse"], 64), carrier=_clip(e["carrier"], 64), created_by=created_by)
     if isinstance(conn, Engine):
         with conn.begin() as c:
-            c.execute(urge_events.insert().values(**values))
+            append(c, values)
     else:
-        conn.execute(urge_events.insert().values(**values))
+        append(conn, values)
+
+
+def append(conn: Connection, values: dict[str, Any]) -> None:
+    """Insert one prepared event row (columns of ``urge_events``; ``received_at``, ``drafted_at`` aware) and
+    count it in the rollups. What ``record`` does after ``extract``; simulators and tests that write events
+    directly go through here too, or the long-range insights would not see them. A row may come with its
+    decision and response times already filled in (an import): they are counted as ``mark_*`` counts them."""
+    conn.execute(urge_events.insert().values(**values))
+    urge = values["intent_kind"] in URGE_KINDS
+    rollup.add_event(conn, values, urge=urge)
+    if values.get("decided_at") is not None:
+        rollup.add_decision(conn, values, values.get("decision"), values.get("decided_by"), values["decided_at"],
+                            urge=urge)
+    for stage in ("inserted", "sent"):
+        if values.get(f"{stage}_at") is not None:
+            rollup.add_stage(conn, values, stage, values[f"{stage}_at"])
+
+
+# What the rollups need of an event whose response is marked (RETURNING: only rows this very update changed).
+_MARKED = (urge_events.c.shop_id, urge_events.c.received_at, urge_events.c.intent_kind, urge_events.c.state)
 
 
 def mark_decision(conn: Connection, draft_id: str, decision: str, at: datetime, key_id: str | None) -> None:
     """approved | edited | rejected, by whom and when (first decision only)."""
-    conn.execute(urge_events.update().where(urge_events.c.draft_id == draft_id, urge_events.c.decided_at.is_(None))
-                 .values(decision=decision, decided_at=at, decided_by=key_id))
+    for ev in conn.execute(urge_events.update().where(urge_events.c.draft_id == draft_id,
+                                                      urge_events.c.decided_at.is_(None))
+                           .values(decision=decision, decided_at=at, decided_by=key_id).returning(*_MARKED)).all():
+        rollup.add_decision(conn, ev._mapping, decision, key_id, at, urge=ev.intent_kind in URGE_KINDS)
 
 
 def mark_inserted(conn: Connection, draft_id: str, at: datetime) -> None:
-    conn.execute(urge_events.update().where(urge_events.c.draft_id == draft_id, urge_events.c.inserted_at.is_(None))
-                 .values(inserted_at=at))
+    for ev in conn.execute(urge_events.update().where(urge_events.c.draft_id == draft_id,
+                                                      urge_events.c.inserted_at.is_(None))
+                           .values(inserted_at=at).returning(*_MARKED)).all():
+        rollup.add_stage(conn, ev._mapping, "inserted", at)
 
 
 def mark_sent(conn: Connection, draft_id: str, at: datetime) -> None:
-    conn.execute(urge_events.update().where(urge_events.c.draft_id == draft_id, urge_events.c.sent_at.is_(None))
-                 .values(sent_at=at))
+    for ev in conn.execute(urge_events.update().where(urge_events.c.draft_id == draft_id,
+                                                      urge_events.c.sent_at.is_(None))
+                           .values(sent_at=at).returning(*_MARKED)).all():
+        rollup.add_stage(conn, ev._mapping, "sent", at)
 
 
 def urge_kinds_filter() -> sa.ColumnElement[bool]:

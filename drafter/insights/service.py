@@ -78,19 +78,19 @@ class UrgeInsights:
 
     def summary(self, shop_id: str, rng: queries.Range) -> dict[str, Any]:
         """Everything the page and ``replydesk insights report`` show, for one range."""
-        hourly = queries.urges(self.engine, shop_id, rng, "hour" if rng.hours <= 24 * 93 else "day")
-        return {
-            "range": rng.as_dict(),
-            "total": hourly["total"],
-            "curve": {"by": hourly["by"], "groups": hourly["groups"]},
-            "breakdown": {by: queries.urges(self.engine, shop_id, rng, by)["groups"][:20]
-                          for by in ("sku", "warehouse", "carrier", "state", "cause")},
-            "causes": queries.causes(self.engine, shop_id, rng),
-            "repeats": queries.repeats(self.engine, shop_id, rng),
-            "response_times": queries.response_times(self.engine, shop_id, rng),
-            "approvals": queries.approvals(self.engine, shop_id, rng),
-            "alerts": self.alerts(shop_id, since=rng.since, until=rng.until),
-        }
+        with self.engine.connect() as conn:  # one connection for the page's dozen queries
+            hourly = queries.urges(conn, shop_id, rng, "hour" if rng.hours <= 24 * 93 else "day")
+            out = {
+                "range": rng.as_dict(),
+                "total": hourly["total"],
+                "curve": {"by": hourly["by"], "groups": hourly["groups"]},
+                "breakdown": queries.breakdown(conn, shop_id, rng, ("sku", "warehouse", "carrier", "state", "cause")),
+                "causes": queries.causes(conn, shop_id, rng),
+                "repeats": queries.repeats(conn, shop_id, rng),
+                "response_times": queries.response_times(conn, shop_id, rng),
+                "approvals": queries.approvals(conn, shop_id, rng),
+            }
+        return {**out, "alerts": self.alerts(shop_id, since=rng.since, until=rng.until)}
 
     def export(self, shop_id: str, rng: queries.Range) -> Iterator[dict[str, Any]]:
         return queries.export_rows(self.engine, shop_id, rng)
