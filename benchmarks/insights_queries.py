@@ -175,10 +175,15 @@ def bench(engine: Any, repeat: int) -> dict[str, dict[str, float]]:
         for by in ("sku", "warehouse", "carrier", "state", "cause", "hour"):
             out[f"urges by={by} {label}"] = timed(partial(q.urges, engine, shop, rng, by), repeat)
     out["urges by=day 30d"] = timed(lambda: q.urges(engine, shop, r30, "day"), repeat)
+    # The same answers from the events alone (the path before the rollups), timed in the same run.
+    out["urges by=day 30d, events only"] = timed(lambda: q.urges(engine, shop, r30, "day", source="events"), repeat)
     out["causes 7d vs 4 weeks"] = timed(lambda: q.causes(engine, shop, r7), repeat)
+    out["causes 7d vs 4 weeks, events only"] = timed(lambda: q.causes(engine, shop, r7, source="events"), repeat)
     out["repeats 7d"] = timed(lambda: q.repeats(engine, shop, r7), repeat)
     out["response-times 7d"] = timed(lambda: q.response_times(engine, shop, r7), repeat)
     out["response-times 30d"] = timed(lambda: q.response_times(engine, shop, r30), repeat)
+    out["response-times 30d, exact from events"] = timed(
+        lambda: q.response_times(engine, shop, r30, source="events"), repeat)
     out["approvals 7d"] = timed(lambda: q.approvals(engine, shop, r7), repeat)
     out["alerts"] = timed(lambda: ins.alerts(shop), repeat)
     out["surge detection (one evaluation)"] = timed(lambda: ins.detect(shop, END - timedelta(hours=1)), repeat)
