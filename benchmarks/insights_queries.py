@@ -193,23 +193,11 @@ def bench(engine: Any, repeat: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.insights_queries", description=__doc__.splitlines()[0])
-    p.add_argument("--events", type=int, default=1_000_000)
-    p.add_argument("--sqlite-events", type=int, default=200_000)
-    p.add_argument("--db", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    p.add_argument("--repeat", type=int, default=15)
-    p.add_argument("--json", dest="as_json", action="store_true")
-    p.add_argument("--schema", help="keep (and reuse) the PostgreSQL schema of this name")
-    p.add_argument("--load-only", action="store_true", help="load (with --schema) and time nothing")
-    p.add_argument("--sqlite-file", help="keep (and reuse) the SQLite database at this path")
-    args = p.parse_args(argv)
+def _postgresql(args: argparse.Namespace, result: dict[str, Any]) -> None:
     import sqlalchemy as sa
 
     from core.db import make_engine, migrate
 
-    result: dict[str, Any] = {"machine": f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip(),
-                              "date": datetime.now(UTC).date().isoformat(), "events": args.events}
     schema = args.schema or f"bench_{uuid.uuid4().hex[:8]}"
     url = f"{args.db}?options=-csearch_path%3D{schema}"
     admin = sa.create_engine(args.db)
@@ -235,6 +223,28 @@ def main(argv: list[str] | None = None) -> int:
             with admin.begin() as conn:
                 conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.insights_queries", description=__doc__.splitlines()[0])
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--sqlite-events", type=int, default=200_000)
+    p.add_argument("--db", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    p.add_argument("--repeat", type=int, default=15)
+    p.add_argument("--json", dest="as_json", action="store_true")
+    p.add_argument("--schema", help="keep (and reuse) the PostgreSQL schema of this name")
+    p.add_argument("--load-only", action="store_true", help="load (with --schema) and time nothing")
+    p.add_argument("--sqlite-file", help="keep (and reuse) the SQLite database at this path")
+    p.add_argument("--no-pg", dest="pg", action="store_false", help="SQLite only")
+    args = p.parse_args(argv)
+    import sqlalchemy as sa
+
+    from core.db import make_engine
+
+    result: dict[str, Any] = {"machine": f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip(),
+                              "date": datetime.now(UTC).date().isoformat(), "events": args.events}
+    if args.pg:
+        _postgresql(args, result)
     if args.sqlite_events:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(args.sqlite_file or Path(tmp) / "b.db")
