@@ -23,6 +23,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from itertools import accumulate
 
 __all__ = ["BOUNDS_US", "PER_OCTAVE", "RELATIVE_ERROR", "bucket_of", "micros", "percentiles"]
 
@@ -56,15 +57,13 @@ def percentiles(counts: Mapping[int, int] | Iterable[tuple[int, int]],
     n = sum(c for _, c in cells)
     if n == 0:
         return {"n": 0, **{f"p{round(q * 100)}": None for q in qs}}
+    ends = list(accumulate(c for _, c in cells))  # ends[j]: order statistics below the end of cell j
 
     def order_stat(i: int) -> float:
-        seen = 0
-        for b, c in cells:
-            if i < seen + c:
-                lo, hi = _edges(b)
-                return lo + (i - seen + 0.5) / c * (hi - lo)
-            seen += c
-        raise IndexError(i)  # pragma: no cover - i < n always
+        j = bisect_right(ends, i)
+        b, c = cells[j]
+        lo, hi = _edges(b)
+        return lo + (i - (ends[j] - c) + 0.5) / c * (hi - lo)
 
     out: dict[str, float | int | None] = {"n": n}
     for q in qs:

@@ -1,7 +1,7 @@
 """The /insights page in a real headless Chromium against a real `replydesk serve`.
 
-Three weeks of a shop's urges are written to the server's database (the events table is what the
-draft path appends to), then a surge on one SKU; the detector stores its alert. A manager opens the
+Three weeks of a shop's urges are written to the server's database (through ``events.append``, as the
+draft path writes them), then a surge on one SKU; the detector stores its alert. A manager opens the
 page pinned to that week, sees the curve with the surge marked, the alert with its cause, the tables,
 and follows "Write a notice" to /kb, where a new notice is filled in and not saved.
 """
@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 
 from core.clock import FixedClock
 from core.db import make_engine
-from core.tables import urge_events
+from drafter.insights import events
 from drafter.insights.service import UrgeInsights
 from knowledge.shops import ShopStore
 from tests.api.browser import ROOT, chromium, new_page, require_chromium, running_server, screenshot
@@ -57,9 +57,9 @@ def _history(engine: sa.Engine) -> None:
                          state="out_of_stock", cause="stock_error", sku="TRAY-08", warehouse="WH-GZ",
                          restock_passed=True))
     keys = {k for r in rows for k in r}
-    with engine.begin() as conn:   # one executemany: every row names every column
-        conn.execute(urge_events.insert(), [{k: r.get(k) for k in keys} | {"restock_passed": bool(r.get("restock_passed"))}
-                                            for r in rows])
+    with engine.begin() as conn:   # as the draft path appends them: the rollups the page reads count them too
+        for r in rows:
+            events.append(conn, {k: r.get(k) for k in keys} | {"restock_passed": bool(r.get("restock_passed"))})
 
 
 @pytest.mark.slow

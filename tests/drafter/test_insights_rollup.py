@@ -38,7 +38,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
     eng.dispose()
 
 
-def _populate(engine: sa.Engine, n: int = 700, seed: int = 7) -> None:
+def _populate(engine: sa.Engine, n: int = 300, seed: int = 7) -> None:
     rnd = random.Random(seed)
     with engine.begin() as conn:
         for i in range(n):
@@ -75,7 +75,7 @@ def _ranges(rnd: random.Random) -> Iterator[tuple[datetime, datetime]]:
     yield datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 16, tzinfo=UTC)  # whole days and weeks
     yield START + timedelta(minutes=5), START + timedelta(minutes=50)             # inside one hour
     yield datetime(2026, 11, 1, 10, 0, tzinfo=UTC), datetime(2026, 11, 1, 11, 0, tzinfo=UTC)  # exactly one hour
-    for _ in range(8):
+    for _ in range(4):
         since = START + timedelta(seconds=rnd.randrange(DAYS * 86400))
         yield since, since + timedelta(seconds=rnd.choice([3, 30, 300]) * rnd.randrange(1, 12000))
 
@@ -122,11 +122,11 @@ def test_rollup_answers_equal_the_events(engine: sa.Engine) -> None:
                 assert [(r[label], r["n"]) for r in est[key]] == [(r[label], r["n"]) for r in exact[key]], key
                 for got, want in zip(est[key], exact[key], strict=True):
                     assert all(_close(got[p], want[p]) for p in ("p50", "p90", "p95")), (key, got, want)
-    assert checked > 200
+    assert checked > 120
     # The data is not empty where it matters: the whole range has decisions of every kind and late clocks.
     whole = queries.response_times(engine, "s1", queries.Range(START, START + timedelta(days=DAYS), ZONES[0]),
                                    source="events")
-    assert whole["stages"]["decided"]["n"] > 200 and {a["key"] for a in whole["per_agent"]} >= {"(unknown)", "k_li"}
+    assert whole["stages"]["decided"]["n"] > 80 and {a["key"] for a in whole["per_agent"]} >= {"(unknown)", "k_li"}
 
 
 def _snapshot(engine: sa.Engine) -> dict[str, list[tuple]]:
@@ -135,9 +135,9 @@ def _snapshot(engine: sa.Engine) -> dict[str, list[tuple]]:
 
 
 def test_the_backfill_builds_what_live_maintenance_builds(engine: sa.Engine) -> None:
-    _populate(engine, n=400, seed=11)
+    _populate(engine, n=150, seed=11)
     live = _snapshot(engine)
-    assert len(live["urge_hourly"]) > 400 and {r[1] for r in live["urge_latency"]} == {1, 24, 168}
+    assert len(live["urge_hourly"]) > 150 and {r[1] for r in live["urge_latency"]} == {1, 24, 168}
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     command.downgrade(cfg, "0011")   # drops the rollups, keeps the events
     command.upgrade(cfg, "head")     # builds them again from the events
@@ -169,3 +169,39 @@ def test_percentiles_from_buckets_are_within_the_stated_bound(seed: int) -> None
     # One value: every percentile is inside its bucket, not at the bucket's edge.
     one = histogram.percentiles({histogram.bucket_of(120_000_000): 1})
     assert abs(float(one["p50"]) - 120) <= 120 * histogram.RELATIVE_ERROR
+
+
+def test_concurrent_drafts_of_one_shop_share_the_hour_rows_without_losing_a_count(pg_schema_url: str) -> None:
+    """Eight writers on the same shop and hour (the hot rows): every upsert waits its turn, none is lost, and
+    the one sorted write order means no deadlock."""
+    import threading
+
+    eng = make_engine(pg_schema_url)
+    migrate(eng)
+    at = datetime(2026, 11, 11, 10, 5, tzinfo=UTC)
+    errors: list[BaseException] = []
+
+    def writer(w: int) -> None:
+        try:
+            for i in range(15):
+                with eng.begin() as conn:
+                    events.append(conn, dict(shop_id="hot", draft_id=f"d{w}-{i}", order_id=f"T{w}", received_at=at,
+                                             drafted_at=at + timedelta(seconds=w), intent_kind="urge",
+                                             state="awaiting_dispatch", cause="awaiting", sku=f"SKU-{i % 3}"))
+                with eng.begin() as conn:
+                    events.mark_decision(conn, f"d{w}-{i}", "approved", at + timedelta(seconds=30 + i), f"k{w % 2}")
+        except BaseException as exc:  # surfaced below: a thread's failure must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    rng = queries.Range(at.replace(minute=0), at.replace(minute=0) + timedelta(hours=1), ZoneInfo("Asia/Shanghai"))
+    assert queries.urges(eng, "hot", rng, "sku") == queries.urges(eng, "hot", rng, "sku", source="events")
+    assert queries.urges(eng, "hot", rng, "intent")["total"] == 120
+    est = queries.response_times(eng, "hot", rng, exact_up_to=0)
+    assert est["stages"]["decided"]["n"] == 120 and [a["n"] for a in est["per_agent"]] == [60, 60]
+    eng.dispose()
