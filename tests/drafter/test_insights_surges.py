@@ -196,7 +196,7 @@ def test_after_event_runs_at_most_once_per_slot() -> None:
             raise AssertionError("not reached")
 
     clock = FixedClock(datetime(2026, 11, 25, 7, 0, tzinfo=UTC))
-    ins = UrgeInsights(None, clock, Shops())  # type: ignore[arg-type]
+    ins = UrgeInsights(None, clock, Shops(), detect_in="inline")  # type: ignore[arg-type]
     calls: list[datetime] = []
     ins.detect = lambda shop, end: calls.append(end)  # type: ignore[method-assign, assignment, return-value]
     for minutes in (0, 5, 9, 10, 19, 21):
