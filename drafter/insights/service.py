@@ -98,6 +98,7 @@ class UrgeInsights:
         self._running: set[str] = set()            # shops with an evaluation on the pool
         self._idle = threading.Condition(self._lock)
         self._pool: ThreadPoolExecutor | None = None
+        self._closed = False
 
     # -- ranges --------------------------------------------------------------------------------
     def zone(self, shop_id: str) -> ZoneInfo:
@@ -156,6 +157,8 @@ class UrgeInsights:
 
     def _submit(self, shop_id: str, end: datetime) -> None:
         """Queue an evaluation for the shop (called with the lock held): one running and one waiting at most."""
+        if self._closed:
+            return
         queued = shop_id in self._waiting
         self._waiting[shop_id] = max(end, self._waiting.get(shop_id, end))
         if queued or shop_id in self._running:
@@ -187,7 +190,7 @@ class UrgeInsights:
     def close(self) -> None:
         """Stop taking evaluations; one already running finishes on its own (its alert is still stored)."""
         with self._lock:
-            pool, self._pool = self._pool, None
+            pool, self._pool, self._closed = self._pool, None, True
             self._waiting.clear()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
