@@ -26,7 +26,7 @@ received before its window's end), in a minute instead of ~15, to compare detect
 
 Reported: per incident, whether an alert named the right SKU/carrier/warehouse, and how long after
 the incident's start (the time its extra urges began); alerts that match no incident are false
-alarms, counted per shop-week over the weeks that have a baseline (from the second week on).
+alarms, counted per shop-week over the weeks that have a baseline (from week ``min_weeks`` + 1 on: the 3rd).
 """
 
 from __future__ import annotations
@@ -317,7 +317,7 @@ class Simulator:
                 "alert": first[0]["cause_text"] if first else None,
                 "action": first[0]["action"] if first else None})
         false = [a for a in alerts if a["id"] not in matched]
-        weeks_with_baseline = self.weeks - 1
+        weeks_with_baseline = self.weeks - self.insights.rule.min_weeks
         per_week: dict[int, int] = {}
         for a in false:
             wk = int((datetime.fromisoformat(a["window_end"]) - START).total_seconds() // (7 * 86400)) + 1
