@@ -245,7 +245,7 @@ class UrgeInsights:
                     break
             else:
                 return None
-        if self._recent(shop_id, finding, end):
+        if self._recent(shop_id, finding, end, now_events):
             return None
         return self._store(shop_id, current, finding, now_events)
 
@@ -275,9 +275,11 @@ class UrgeInsights:
         self._share_cache[shop_id] = (key, out)
         return out
 
-    def _recent(self, shop_id: str, f: Finding, end: datetime) -> bool:
+    def _recent(self, shop_id: str, f: Finding, end: datetime, events: list[dict[str, Any]]) -> bool:
         """An alert within the cooldown about any of this finding's values is the same incident; so is a rise
-        of the whole shop while an incident is open (its urges are part of the total)."""
+        of the whole shop while an incident is open (its urges are part of the total), and a finding whose
+        urges nearly all (``rule.concentrated``) share a value alerted on: four overdue orders of one SKU of a
+        warehouse already alerted as backlogged are that backlog, not a second incident."""
         keys = {(f.dimension, f.value)} | {(x.dimension, x.value) for x in f.also}
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(urge_alerts.c.dimension, urge_alerts.c.value, urge_alerts.c.detail_json)
@@ -285,11 +287,21 @@ class UrgeInsights:
                                        urge_alerts.c.window_end > end - self.rule.cooldown)).all()
         if rows and f.dimension == "total":
             return True
+        open_values: set[tuple[str, str]] = set()
         for r in rows:
-            seen = {(r.dimension, r.value)} | {(x["dimension"], x["value"])
-                                               for x in json.loads(r.detail_json).get("also", [])}
-            if keys & seen:
-                return True
+            open_values |= {(r.dimension, r.value)} | {(x["dimension"], x["value"])
+                                                       for x in json.loads(r.detail_json).get("also", [])}
+        if keys & open_values:
+            return True
+        if not open_values:
+            return False
+        mine = [e for e in events if str(e.get(f.dimension)) == f.value and (f.cause is None or e.get("cause") == f.cause)]
+        for dim in ("sku", "carrier", "warehouse"):
+            vals = Counter(str(e[dim]) for e in mine if e.get(dim))
+            if vals:
+                value, n = vals.most_common(1)[0]
+                if n >= self.rule.concentrated * len(mine) and (dim, value) in open_values:
+                    return True
         return False
 
     def describe(self, f: Finding, events: list[dict[str, Any]], window: timedelta) -> dict[str, str]:
