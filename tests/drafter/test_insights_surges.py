@@ -16,7 +16,7 @@ from core.clock import FixedClock
 from core.db import make_engine, migrate
 from core.tables import urge_events
 from drafter.insights.service import UrgeInsights
-from drafter.insights.surges import Hypothesis, SurgeRule, charges, evaluate, hypotheses
+from drafter.insights.surges import Finding, Hypothesis, SurgeRule, Window, charges, evaluate, hypotheses
 from knowledge.shops import ShopStore
 from tests.fakes.server import LoopbackServer
 from tests.fakes.webhook_receiver import WebhookReceiver
@@ -273,3 +273,32 @@ def test_a_value_missing_from_its_few_baseline_windows_is_not_taken_for_a_rare_o
     knife = next(h for h in fam if h.value == "KNIFE-12")
     assert knife.expected == pytest.approx(0.3, rel=0.05)
     assert evaluate(now, base, 12, share, SurgeRule()) is None
+
+
+def test_a_surge_inside_a_warehouse_already_alerted_is_that_incident(engine: sa.Engine) -> None:
+    """WH-GZ was alerted as backlogged an hour ago: five overdue orders of one of its SKUs (a surge of that SKU,
+    not yet of the half-of-the-shop warehouse) are that backlog. The same hour in a shop with no open alert
+    is an incident of its own."""
+    clock = FixedClock(NOW)
+    shops = ShopStore(engine, clock)
+    hour = NOW - timedelta(hours=1)
+    rnd = random.Random(3)
+    for shop in ("s1", "s2"):
+        shops.ensure(shop)
+        rows, t = [], NOW - timedelta(weeks=3)
+        while t < NOW:   # both warehouses, half each, 4 urges an hour
+            rows += [_row(shop, t + timedelta(minutes=rnd.randint(0, 59)), rnd.choice(SKUS[:4]))
+                     | {"warehouse": ("WH-HZ", "WH-GZ")[i % 2]} for i in range(4)]
+            t += timedelta(hours=1)
+        rows += [_row(shop, hour + timedelta(minutes=5 + 10 * i), "MUG-01", "overdue") | {"warehouse": "WH-GZ"}
+                 for i in range(5)]
+        with engine.begin() as conn:
+            conn.execute(urge_events.insert(), rows)
+    ins = UrgeInsights(engine, clock, shops)
+    fresh = ins.detect("s2", NOW)
+    assert fresh is not None and (fresh["dimension"], fresh["value"]) == ("sku", "MUG-01")
+    assert ("warehouse", "WH-GZ") not in {(x["dimension"], x["value"]) for x in fresh["also"]}
+    backlog = Finding("warehouse", "WH-GZ", 9, 1.0, 1e-6)
+    ins._store("s1", Window(NOW - timedelta(hours=3), NOW - timedelta(hours=1)), backlog,
+               [{"order_id": "O1", "sku": "CUP-02", "cause": "overdue", "warehouse": "WH-GZ"}])
+    assert ins.detect("s1", NOW) is None
