@@ -30,7 +30,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -98,6 +98,7 @@ class UrgeInsights:
         self._running: set[str] = set()            # shops with an evaluation on the pool
         self._idle = threading.Condition(self._lock)
         self._pool: ThreadPoolExecutor | None = None
+        self._futures: dict[str, Future[None]] = {}
         self._closed = False
 
     # -- ranges --------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ class UrgeInsights:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="urge-detect")
         try:
-            self._pool.submit(self._drain, shop_id)
+            self._futures[shop_id] = self._pool.submit(self._drain, shop_id)
         except RuntimeError:  # the pool was shut down (the service is closing): nothing more to detect
             self._running.discard(shop_id)
             self._waiting.pop(shop_id, None)
@@ -194,6 +195,12 @@ class UrgeInsights:
             self._waiting.clear()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:   # a drain cancelled before it started will never clear its shop
+            for shop_id, fut in list(self._futures.items()):
+                if fut.cancelled():
+                    self._running.discard(shop_id)
+            self._futures.clear()
+            self._idle.notify_all()
 
     def _events(self, conn: Any, shop_id: str, windows: list[Window]) -> list[dict[str, Any]]:
         """The urges of the windows (each once): one plain range scan per run of overlapping windows, so
