@@ -132,6 +132,7 @@ class Container:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.insights.close()
         if self.desk is not None:
             self.desk.close()
         if self.sources is not None:

@@ -1,6 +1,6 @@
 """Urge traffic simulator: weeks of a shop's urges through the real draft path, with injected incidents.
 
-    python -m benchmarks.urge_sim [--weeks 7] [--rate 8] [--seed 7] [--json] [--db URL]
+    python -m benchmarks.urge_sim [--weeks 7] [--rate 8] [--seed 7] [--json] [--db URL] [--detect-only]
 
 Traffic: a Poisson process whose hourly rate follows a daily cycle (quiet at night, peaks in the
 evening), a weekly cycle (weekends busier) and a 双11 peak (Nov 11-14, with the shop's own delay
@@ -16,13 +16,17 @@ hours, 3 by default; in the first hour about 2 extra urges, in the second about 
 - a warehouse backlog: one warehouse falls behind; its orders go past their dispatch time.
 
 Every urge goes through ``drafter.create.create_draft`` (intent, facts, situation, composer, guard,
-storage, the urge event, and surge detection every 10 minutes), on a clock that moves with the
-simulation. Retrieval is off (no knowledge index): it does not change what the detector sees and
-would cost ~15 ms of embedding per draft.
+storage, the urge event), on a clock that moves with the simulation. Retrieval is off (no knowledge
+index): it does not change what the detector sees and would cost ~15 ms of embedding per draft.
+Surge detection runs every 10 simulated minutes over the urges received before it (the service's
+``detect_in="off"``: the simulator is the scheduler, so runs are deterministic; in the API a draft asks
+for it and a background thread runs it). ``--detect-only`` re-runs detection alone over the urges an
+earlier run stored with the same ``--db``: the same result as a full run (detection only reads urges
+received before its window's end), in a minute instead of ~15, to compare detector versions on one traffic.
 
 Reported: per incident, whether an alert named the right SKU/carrier/warehouse, and how long after
 the incident's start (the time its extra urges began); alerts that match no incident are false
-alarms, counted per shop-week over the weeks that have a baseline (from the second week on).
+alarms, counted per shop-week over the weeks that have a baseline (from week ``min_weeks`` + 1 on: the 3rd).
 """
 
 from __future__ import annotations
@@ -131,12 +135,13 @@ class Simulator:
                               effects=[{"kind": "dispatch_delay", "days_min": 1, "days_max": 3}])
         self.orders = SimOrders()
         self.review = Review(self.engine, self.clock)
-        self.insights = UrgeInsights(self.engine, self.clock, self.shops)
+        self.insights = UrgeInsights(self.engine, self.clock, self.shops, detect_in="off")
         self.services = DraftServices(shops=self.shops, knowledge=self.knowledge, orders=self.orders,
                                       clock=self.clock, retriever=None, insights=self.insights)
         self.incidents = incidents(weeks, ramp_h)
         self.recent: list[str] = []
         self.n = 0
+        self.detect_s: list[float] = []
 
     # -- orders --------------------------------------------------------------------------------
     def _sku(self) -> str:
@@ -209,7 +214,7 @@ class Simulator:
 
         if self.recent and self.rng.random() < 0.12:   # a buyer urging the same order again
             oid = str(self.rng.choice(self.recent[-200:]))
-            context = [{"role": "buyer", "text": "什么时候发货"}]
+            context: list[Any] = [{"role": "buyer", "text": "什么时候发货"}]
         else:
             self.n += 1
             oid = f"S{self.n:07d}"
@@ -219,6 +224,32 @@ class Simulator:
         self.clock.set(at + timedelta(seconds=float(self.rng.uniform(5, 40))))   # drafted a little after
         req = DraftRequest(order_id=oid, message=message, context=context, received_at=at)
         create_draft(req, SHOP, self.services, self.review, author="sim-agent")
+
+    def _detect(self, at: datetime) -> None:
+        """One evaluation, as the service's background thread would run it at ``at``."""
+        self.clock.set(at)
+        t = time.perf_counter()
+        self.insights.detect(SHOP, at)
+        self.detect_s.append(time.perf_counter() - t)
+
+    def detect_only(self, progress: bool = True) -> dict[str, Any]:
+        """Detection alone, every 10 minutes, over the urges already stored (by an earlier run on this --db)."""
+        import sqlalchemy as sa
+
+        from core.tables import urge_alerts, urge_events
+
+        t0 = time.perf_counter()
+        with self.engine.begin() as conn:
+            conn.execute(urge_alerts.delete().where(urge_alerts.c.shop_id == SHOP))
+            drafted = conn.execute(sa.select(sa.func.count()).select_from(urge_events)
+                                   .where(urge_events.c.shop_id == SHOP)).scalar() or 0
+        if not drafted:
+            raise SystemExit("--detect-only: no urges stored in this database; run the simulator on it first")
+        for i in range(self.weeks * 7 * 24 * 6):
+            self._detect(START + timedelta(minutes=10 * i))
+            if progress and i % (6 * 24 * 7) == 0:
+                print(f"  week {i // (6 * 168) + 1}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        return self.report(int(drafted), time.perf_counter() - t0)
 
     def run(self, progress: bool = True) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -234,7 +265,10 @@ class Simulator:
                 for _ in range(int(self.rng.poisson(inc.rate(hour + timedelta(minutes=30))))):
                     arrivals.append((hour + timedelta(seconds=float(self.rng.uniform(0, 3600))), inc.kind,
                                      {inc.dimension: inc.value}))
+            ticks = [hour + timedelta(minutes=m) for m in range(0, 60, 10)]
             for at, kind, target in sorted(arrivals, key=lambda a: a[0]):
+                while ticks and ticks[0] <= at:
+                    self._detect(ticks.pop(0))
                 if kind == "normal":
                     k = self._normal_kind(at)
                     sku = None
@@ -253,6 +287,8 @@ class Simulator:
                     facts, msg = self._order(at, "overdue", warehouse=target["warehouse"])
                 self._draft(at, facts, msg)
                 drafted += 1
+            for tick in ticks:
+                self._detect(tick)
             if progress and hi % (24 * 7) == 0:
                 print(f"  week {hi // 168 + 1}: {drafted} drafts, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         return self.report(drafted, time.perf_counter() - t0)
@@ -281,14 +317,17 @@ class Simulator:
                 "alert": first[0]["cause_text"] if first else None,
                 "action": first[0]["action"] if first else None})
         false = [a for a in alerts if a["id"] not in matched]
-        weeks_with_baseline = self.weeks - 1
+        weeks_with_baseline = self.weeks - self.insights.rule.min_weeks
         per_week: dict[int, int] = {}
         for a in false:
             wk = int((datetime.fromisoformat(a["window_end"]) - START).total_seconds() // (7 * 86400)) + 1
             per_week[wk] = per_week.get(wk, 0) + 1
         return {
             "weeks": self.weeks, "drafts": drafted, "ramp_h": self.incidents[0].ramp_h if self.incidents else None, "alerts": len(alerts), "seconds": round(seconds, 1),
-            "draft_ms": round(1000 * seconds / max(drafted, 1), 2),
+            "draft_ms": round(1000 * (seconds - sum(self.detect_s)) / max(drafted, 1), 2),
+            "detect_ms": {"evaluations": len(self.detect_s),
+                          "mean": round(1000 * float(np.mean(self.detect_s)), 2) if self.detect_s else None,
+                          "p99": round(1000 * float(np.percentile(self.detect_s, 99)), 2) if self.detect_s else None},
             "incidents": per_incident,
             "false_alarms": len(false), "false_alarms_per_shop_week": round(len(false) / max(weeks_with_baseline, 1), 2),
             "false_alarms_by_week": per_week,
@@ -308,13 +347,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ramp", type=float, default=3.0, help="hours an incident takes to reach its full urge rate")
     p.add_argument("--db", default=None, help="SQLAlchemy URL (default: SQLite in a temporary directory)")
     p.add_argument("--json", dest="as_json", action="store_true")
+    p.add_argument("--detect-only", action="store_true",
+                   help="re-run detection alone over the urges an earlier run stored in --db (same --weeks)")
     args = p.parse_args(argv)
+    if args.detect_only and not args.db:
+        p.error("--detect-only needs the --db of an earlier run")
     # A RAM disk when there is one: the figures are about detection, not about this disk's fsyncs.
     shm = Path("/dev/shm")
     with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None) as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'sim.db'}"
         sim = Simulator(url, weeks=args.weeks, rate=args.rate, seed=args.seed, ramp_h=args.ramp)
-        out = sim.run(progress=not args.as_json)
+        out = sim.detect_only(progress=not args.as_json) if args.detect_only else sim.run(progress=not args.as_json)
         sim.engine.dispose()
     if args.as_json:
         print(json.dumps(out, ensure_ascii=False))

@@ -1,9 +1,26 @@
 """The urge-insights use cases: the one object the API, the CLI and the simulator call.
 
-Detection runs after stored drafts, at most once per ``detect_every`` per shop and process (several
+Detection is asked for after stored drafts, at most once per ``detect_every`` per shop and process (several
 workers may each run it: an alert is unique per shop, value and window, and a recent alert about the
-same value holds back a repeat for ``rule.cooldown``). Webhook delivery (``core/webhooks.py``: signed,
-retried, one delivery id per alert) runs off the draft's path unless ``deliver_inline``.
+same value holds back a repeat for ``rule.cooldown``). It runs off the draft's path (``detect_in``):
+
+- ``"background"`` (the default): on this service's own small thread pool. A shop has at most one
+  evaluation running and one waiting; a request while one waits only moves the waiting one's window
+  end forward (coalescing), so a slow database queues no pile of stale evaluations. The window ends
+  when the draft asked (the clock then), not when the thread gets to it.
+- ``"inline"``: in the caller (deterministic; a caller that wants the alert at once).
+- ``"off"``: ``after_event`` does nothing; the owner calls ``detect`` on its own schedule (the
+  simulator, on its simulated clock).
+
+Why a thread here and not a job on the rq worker (``knowledge/job_queue.py``): an evaluation is a few
+index range scans and ~0.4 s of CPU at 1M events, once per 10 minutes per shop; it needs only the
+database, which every API worker has. rq exists only with Redis and a running ``replydesk worker``: the
+embedded default (SQLite, no Redis) would still need this path, and a stopped worker would silently
+stop the alerts, while a queue round trip would cost more than the work. The duplicate evaluations of
+several API workers are harmless (see above).
+
+Webhook delivery (``core/webhooks.py``: signed, retried, one delivery id per alert) runs off the draft's
+path too, unless ``deliver_inline``.
 """
 
 from __future__ import annotations
@@ -13,9 +30,10 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -28,11 +46,21 @@ from core.ids import new_id
 from core.tables import urge_alerts, urge_events
 from drafter.insights import queries
 from drafter.insights.events import URGE_KINDS
-from drafter.insights.surges import DIMENSIONS, Finding, SurgeRule, Window, baseline_windows, evaluate
+from drafter.insights.surges import (
+    ACTIONABLE_CAUSES,
+    DIMENSIONS,
+    Finding,
+    SurgeRule,
+    Window,
+    baseline_windows,
+    evaluate,
+)
 
 log = logging.getLogger("replydesk.insights")
 
-__all__ = ["UrgeInsights"]
+__all__ = ["DetectIn", "UrgeInsights"]
+
+DetectIn = Literal["background", "inline", "off"]
 
 _CAUSE_TEXT = {
     "stock_error": "out of stock with a restock date already passed",
@@ -53,16 +81,25 @@ _FIELDS = ("sku", "carrier", "warehouse", "cause", "state")
 class UrgeInsights:
     def __init__(self, engine: Engine, clock: Clock, shops: Any, *, rule: SurgeRule | None = None,
                  webhook_url: str | None = None, webhook_secret: str | None = None,
-                 detect_every: timedelta = timedelta(minutes=10), deliver_inline: bool = False,
-                 transport: Any = None, sleep: Callable[[float], None] | None = None) -> None:
+                 detect_every: timedelta = timedelta(minutes=10), detect_in: DetectIn = "background",
+                 deliver_inline: bool = False, transport: Any = None,
+                 sleep: Callable[[float], None] | None = None) -> None:
+        if detect_in not in ("background", "inline", "off"):
+            raise ValueError(f"detect_in must be background, inline or off, not {detect_in!r}")
         self.engine, self.clock, self.shops = engine, clock, shops
         self.rule = rule or SurgeRule()
         self.webhook_url, self.webhook_secret = webhook_url, webhook_secret
-        self.detect_every, self.deliver_inline = detect_every, deliver_inline
+        self.detect_every, self.detect_in, self.deliver_inline = detect_every, detect_in, deliver_inline
         self.transport, self.sleep = transport, sleep
         self._last: dict[str, int] = {}
-        self._share_cache: dict[str, tuple[tuple[str, int], dict[tuple[str, str], float]]] = {}
+        self._share_cache: dict[str, tuple[tuple[str, int], dict[tuple[str, ...], float]]] = {}
         self._lock = threading.Lock()
+        self._waiting: dict[str, datetime] = {}   # shop -> the window end of its queued evaluation
+        self._running: set[str] = set()            # shops with an evaluation on the pool
+        self._idle = threading.Condition(self._lock)
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: dict[str, Future[None]] = {}
+        self._closed = False
 
     # -- ranges --------------------------------------------------------------------------------
     def zone(self, shop_id: str) -> ZoneInfo:
@@ -97,18 +134,73 @@ class UrgeInsights:
 
     # -- detection -----------------------------------------------------------------------------
     def after_event(self, shop_id: str) -> dict[str, Any] | None:
-        """Called after each stored draft: evaluate the last window once per ``detect_every``."""
+        """Called after each stored draft: evaluate the windows ending now, once per ``detect_every``, in
+        the background (returns None at once) or inline (returns the alert, if any)."""
+        if self.detect_in == "off":
+            return None
         now = self.clock.now()
         slot = int(now.timestamp() // self.detect_every.total_seconds())
         with self._lock:
             if self._last.get(shop_id) == slot:
                 return None
             self._last[shop_id] = slot
+            if self.detect_in == "background":
+                self._submit(shop_id, now)
+                return None
+        return self._detect_logged(shop_id, now)
+
+    def _detect_logged(self, shop_id: str, end: datetime) -> dict[str, Any] | None:
         try:
-            return self.detect(shop_id, now)
+            return self.detect(shop_id, end)
         except Exception:  # insight is a by-product: it must never fail a draft
             log.exception("surge detection failed for shop %s", shop_id)
             return None
+
+    def _submit(self, shop_id: str, end: datetime) -> None:
+        """Queue an evaluation for the shop (called with the lock held): one running and one waiting at most."""
+        if self._closed:
+            return
+        queued = shop_id in self._waiting
+        self._waiting[shop_id] = max(end, self._waiting.get(shop_id, end))
+        if queued or shop_id in self._running:
+            return   # the waiting one, or the one the running drain picks up next, reads the newest urges anyway
+        self._running.add(shop_id)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="urge-detect")
+        try:
+            self._futures[shop_id] = self._pool.submit(self._drain, shop_id)
+        except RuntimeError:  # the pool was shut down (the service is closing): nothing more to detect
+            self._running.discard(shop_id)
+            self._waiting.pop(shop_id, None)
+
+    def _drain(self, shop_id: str) -> None:
+        while True:
+            with self._lock:
+                end = self._waiting.pop(shop_id, None)
+                if end is None:
+                    self._running.discard(shop_id)
+                    self._idle.notify_all()
+                    return
+            self._detect_logged(shop_id, end)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no evaluation is running or waiting (tests, shutdown); False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._running and not self._waiting, timeout)
+
+    def close(self) -> None:
+        """Stop taking evaluations; one already running finishes on its own (its alert is still stored)."""
+        with self._lock:
+            pool, self._pool, self._closed = self._pool, None, True
+            self._waiting.clear()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:   # a drain cancelled before it started will never clear its shop
+            for shop_id, fut in list(self._futures.items()):
+                if fut.cancelled():
+                    self._running.discard(shop_id)
+            self._futures.clear()
+            self._idle.notify_all()
 
     def _events(self, conn: Any, shop_id: str, windows: list[Window]) -> list[dict[str, Any]]:
         """The urges of the windows (each once): one plain range scan per run of overlapping windows, so
@@ -139,7 +231,7 @@ class UrgeInsights:
                                      .where(urge_events.c.shop_id == shop_id)).scalar())
             if first is None:
                 return None
-            share: dict[tuple[str, str], float] | None = None
+            share: dict[tuple[str, ...], float] | None = None
             for span in rule.windows:
                 current = Window(end - span, end)
                 windows = baseline_windows(current, rule, first)
@@ -160,12 +252,12 @@ class UrgeInsights:
                     break
             else:
                 return None
-        if self._recent(shop_id, finding, end):
+        if self._recent(shop_id, finding, end, now_events):
             return None
         return self._store(shop_id, current, finding, now_events)
 
-    def _shares(self, conn: Any, shop_id: str, start: datetime, end: datetime) -> dict[tuple[str, str], float]:
-        """Each value's share of the shop's urges over the baseline period: one grouped scan, kept for the
+    def _shares(self, conn: Any, shop_id: str, start: datetime, end: datetime) -> dict[tuple[str, ...], float]:
+        """Each value's (and each value-and-cause cell's) share of the shop's urges over the baseline period: one grouped scan, kept for the
         hour (the prior's centre moves slowly; detection runs every few minutes)."""
         key = (shop_id, int(end.timestamp() // 3600))
         cached = self._share_cache.get(shop_id)
@@ -175,21 +267,26 @@ class UrgeInsights:
         rows = conn.execute(sa.select(*cols, sa.func.count()).where(
             urge_events.c.shop_id == shop_id, urge_events.c.received_at >= start, urge_events.c.received_at < end,
             urge_events.c.intent_kind.in_(URGE_KINDS)).group_by(*cols)).all()
-        counts: Counter[tuple[str, str]] = Counter()
-        totals: Counter[str] = Counter()
+        counts: Counter[tuple[str, ...]] = Counter()
+        total = 0
         for r in rows:
             n = r[-1]
+            total += n
+            cause = r[-2]
             for dim, v in zip(DIMENSIONS, r[:-1], strict=True):
-                totals[dim] += n
                 if v is not None:
                     counts[(dim, str(v))] += n
-        out = {k: n / (totals[k[0]] or 1) for k, n in counts.items()}
+                    if dim != "cause" and cause in ACTIONABLE_CAUSES:   # a cell: this value's urges of this cause
+                        counts[(dim, str(v), str(cause))] += n
+        out = {k: n / (total or 1) for k, n in counts.items()}
         self._share_cache[shop_id] = (key, out)
         return out
 
-    def _recent(self, shop_id: str, f: Finding, end: datetime) -> bool:
+    def _recent(self, shop_id: str, f: Finding, end: datetime, events: list[dict[str, Any]]) -> bool:
         """An alert within the cooldown about any of this finding's values is the same incident; so is a rise
-        of the whole shop while an incident is open (its urges are part of the total)."""
+        of the whole shop while an incident is open (its urges are part of the total), and a finding whose
+        urges nearly all (``rule.concentrated``) share a value alerted on: four overdue orders of one SKU of a
+        warehouse already alerted as backlogged are that backlog, not a second incident."""
         keys = {(f.dimension, f.value)} | {(x.dimension, x.value) for x in f.also}
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(urge_alerts.c.dimension, urge_alerts.c.value, urge_alerts.c.detail_json)
@@ -197,11 +294,21 @@ class UrgeInsights:
                                        urge_alerts.c.window_end > end - self.rule.cooldown)).all()
         if rows and f.dimension == "total":
             return True
+        open_values: set[tuple[str, str]] = set()
         for r in rows:
-            seen = {(r.dimension, r.value)} | {(x["dimension"], x["value"])
-                                               for x in json.loads(r.detail_json).get("also", [])}
-            if keys & seen:
-                return True
+            open_values |= {(r.dimension, r.value)} | {(x["dimension"], x["value"])
+                                                       for x in json.loads(r.detail_json).get("also", [])}
+        if keys & open_values:
+            return True
+        if not open_values:
+            return False
+        mine = [e for e in events if str(e.get(f.dimension)) == f.value and (f.cause is None or e.get("cause") == f.cause)]
+        for dim in ("sku", "carrier", "warehouse"):
+            vals = Counter(str(e[dim]) for e in mine if e.get(dim))
+            if vals:
+                value, n = vals.most_common(1)[0]
+                if n >= self.rule.concentrated * len(mine) and (dim, value) in open_values:
+                    return True
         return False
 
     def describe(self, f: Finding, events: list[dict[str, Any]], window: timedelta) -> dict[str, str]:

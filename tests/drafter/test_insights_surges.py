@@ -7,14 +7,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
+from scipy.stats import nbinom
 
 from core.clock import FixedClock
 from core.db import make_engine, migrate
 from core.tables import urge_events
 from drafter.insights.service import UrgeInsights
-from drafter.insights.surges import SurgeRule, evaluate
+from drafter.insights.surges import Finding, Hypothesis, SurgeRule, Window, charges, evaluate, hypotheses
 from knowledge.shops import ShopStore
 from tests.fakes.server import LoopbackServer
 from tests.fakes.webhook_receiver import WebhookReceiver
@@ -196,10 +198,107 @@ def test_after_event_runs_at_most_once_per_slot() -> None:
             raise AssertionError("not reached")
 
     clock = FixedClock(datetime(2026, 11, 25, 7, 0, tzinfo=UTC))
-    ins = UrgeInsights(None, clock, Shops())  # type: ignore[arg-type]
+    ins = UrgeInsights(None, clock, Shops(), detect_in="inline")  # type: ignore[arg-type]
     calls: list[datetime] = []
     ins.detect = lambda shop, end: calls.append(end)  # type: ignore[method-assign, assignment, return-value]
     for minutes in (0, 5, 9, 10, 19, 21):
         clock.set(datetime(2026, 11, 25, 7, minutes, tzinfo=UTC))
         ins.after_event("s1")
     assert [c.minute for c in calls] == [0, 10, 21]
+
+
+# -- the multiplicity correction ---------------------------------------------------------------------
+
+def test_charges_are_each_hypothesis_null_probability_of_being_flagged() -> None:
+    """F_j(u): the tail at the smallest count that is at or above j's floor and has a tail <= u (brute force)."""
+    fam = [Hypothesis("sku", "A", None, 0, 0.3, 0.93, 4), Hypothesis("sku", "B", None, 0, 12.0, 0.9, 4),
+           Hypothesis("sku", "C", None, 0, 40.0, 0.8, 25), Hypothesis("cause", "overdue", None, 0, 0.05, 0.95, 4)]
+    for u in (1e-2, 1e-4, 3e-6, 1e-9):
+        got = charges(fam, u)
+        for h, f in zip(fam, got, strict=True):
+            c = h.floor
+            while nbinom.sf(c - 1, h.a, h.p) > u:
+                c += 1
+            assert f == pytest.approx(nbinom.sf(c - 1, h.a, h.p), rel=1e-9) and f <= u
+    # A rare value must still reach min_count: at a loose threshold it is charged that tail, far below u.
+    assert charges(fam, 1e-2)[3] == pytest.approx(nbinom.sf(3, 0.05, 0.95)) and charges(fam, 1e-2)[3] < 1e-5
+
+
+def test_the_discrete_correction_flags_what_bonferroni_over_the_same_family_misses() -> None:
+    """Forty rare SKUs in the shop's history: Bonferroni charges each alpha/m, the discrete correction only
+    their small chance of ever reaching min_count, so a quiet SKU rising to 5 orders is caught."""
+    rnd = random.Random(11)
+    rare = [f"R{i:02d}" for i in range(40)]
+    base = []
+    for w in range(12):
+        base += [_ev(s) for s in SKUS[:4] for _ in range(2)] + [_ev(rnd.choice(rare))] + ([_ev("Q")] if w % 3 == 0 else [])
+    share = {("sku", r): 0.0005 for r in rare} | _shares(base)
+    now = [_ev(s) for s in SKUS[:4] for _ in range(2)] + [_ev(rare[0])] + [_ev("Q") for _ in range(5)]
+    rule = SurgeRule()
+    fam = hypotheses(now, base, 12, share, rule)
+    assert len(fam) > 45   # every SKU the shop has had is in the family, not only those seen this hour
+    q = next(h for h in fam if h.value == "Q")
+    assert q.count >= q.floor and q.p_value * len(fam) > rule.alpha   # Bonferroni over the family: not a surge
+    assert charges(fam, q.p_value).sum() <= rule.alpha                # the discrete correction: a surge
+    f = evaluate(now, base, 12, share, rule)
+    assert f is not None and (f.dimension, f.value, f.count) == ("sku", "Q", 5)
+    assert f.adjusted is not None and q.p_value <= f.adjusted <= rule.alpha
+    # One order fewer is not enough, and flat traffic raises nothing.
+    assert evaluate(now[:-1], base, 12, share, rule) is None
+    assert evaluate(now[:9] + [_ev("Q")], base, 12, share, rule) is None
+
+
+def test_on_flat_traffic_the_rule_keeps_its_family_wise_rate() -> None:
+    """Windows drawn like the baseline: at most alpha of them flagged (alpha 0.05 and low floors so that the
+    correction, not the floors, decides). A correction that undercharged would flag more."""
+    rule = SurgeRule(alpha=0.05, min_count=2, min_ratio=1.0)
+    skus = [f"S{i}" for i in range(8)]
+    rates = np.array([3, 2, 1, 0.6, 0.4, 0.3, 0.2, 0.1])
+    rng = np.random.default_rng(3)
+
+    def draw() -> list[dict]:
+        return [_ev(s) for s, lam in zip(skus, rates, strict=True) for _ in range(rng.poisson(lam))]
+
+    base = [e for _ in range(12) for e in draw()]
+    flagged = sum(evaluate(draw(), base, 12, _shares(base), rule) is not None for _ in range(300))
+    assert flagged <= 300 * 0.05 + 3 * (300 * 0.05 * 0.95) ** 0.5
+
+
+def test_a_value_missing_from_its_few_baseline_windows_is_not_taken_for_a_rare_one() -> None:
+    """KNIFE-12 is 3% of the shop's urges but had none in these 12 windows: 4 orders in an hour is ordinary."""
+    base = _steady(12, 10, seed=5)
+    share = _shares(base) | {("sku", "KNIFE-12"): 0.03}
+    now = [_ev(s) for s in SKUS for _ in range(2)] + [_ev("KNIFE-12") for _ in range(4)]
+    fam = hypotheses(now, base, 12, share, SurgeRule())
+    knife = next(h for h in fam if h.value == "KNIFE-12")
+    assert knife.expected == pytest.approx(0.3, rel=0.05)
+    assert evaluate(now, base, 12, share, SurgeRule()) is None
+
+
+def test_a_surge_inside_a_warehouse_already_alerted_is_that_incident(engine: sa.Engine) -> None:
+    """WH-GZ was alerted as backlogged an hour ago: five overdue orders of one of its SKUs (a surge of that SKU,
+    not yet of the half-of-the-shop warehouse) are that backlog. The same hour in a shop with no open alert
+    is an incident of its own."""
+    clock = FixedClock(NOW)
+    shops = ShopStore(engine, clock)
+    hour = NOW - timedelta(hours=1)
+    rnd = random.Random(3)
+    for shop in ("s1", "s2"):
+        shops.ensure(shop)
+        rows, t = [], NOW - timedelta(weeks=3)
+        while t < NOW:   # both warehouses, half each, 4 urges an hour
+            rows += [_row(shop, t + timedelta(minutes=rnd.randint(0, 59)), rnd.choice(SKUS[:4]))
+                     | {"warehouse": ("WH-HZ", "WH-GZ")[i % 2]} for i in range(4)]
+            t += timedelta(hours=1)
+        rows += [_row(shop, hour + timedelta(minutes=5 + 10 * i), "MUG-01", "overdue") | {"warehouse": "WH-GZ"}
+                 for i in range(5)]
+        with engine.begin() as conn:
+            conn.execute(urge_events.insert(), rows)
+    ins = UrgeInsights(engine, clock, shops)
+    fresh = ins.detect("s2", NOW)
+    assert fresh is not None and (fresh["dimension"], fresh["value"]) == ("sku", "MUG-01")
+    assert ("warehouse", "WH-GZ") not in {(x["dimension"], x["value"]) for x in fresh["also"]}
+    backlog = Finding("warehouse", "WH-GZ", 9, 1.0, 1e-6)
+    ins._store("s1", Window(NOW - timedelta(hours=3), NOW - timedelta(hours=1)), backlog,
+               [{"order_id": "O1", "sku": "CUP-02", "cause": "overdue", "warehouse": "WH-GZ"}])
+    assert ins.detect("s1", NOW) is None
