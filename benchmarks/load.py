@@ -81,26 +81,16 @@ class RawPool:
     async def post(self, path: str, body: bytes, headers: str) -> tuple[int, bytes]:
         conn = await self.idle.get()
         try:
-            if conn is None:
-                conn = await asyncio.open_connection(self.host, self.port)
-            reader, writer = conn
-            writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-                         f"{headers}Content-Length: {len(body)}\r\n\r\n".encode() + body)
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.timeout)
-            status = int(head[9:12])
-            length = 0
-            close = False
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                name = name.strip().lower()
-                if name == b"content-length":
-                    length = int(value)
-                elif name == b"connection" and value.strip().lower() == b"close":
-                    close = True
-            data = await asyncio.wait_for(reader.readexactly(length), self.timeout) if length else b""
-            if close:
-                writer.close()
+            try:
+                status, data, conn = await self._post(conn, path, body, headers)
+            except asyncio.IncompleteReadError as exc:
+                if conn is None or exc.partial:
+                    raise
+                # The server closed an idle keep-alive connection (uvicorn does after 5 s) before it read
+                # this request: nothing was done, so it is sent once more on a new connection.
+                conn[1].close()
                 conn = None
+                status, data, conn = await self._post(None, path, body, headers)
             return status, data
         except BaseException:
             if conn is not None:
@@ -109,6 +99,30 @@ class RawPool:
             raise
         finally:
             self.idle.put_nowait(conn)
+
+    async def _post(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None, path: str, body: bytes,
+                    headers: str) -> tuple[int, bytes, tuple[asyncio.StreamReader, asyncio.StreamWriter] | None]:
+        if conn is None:
+            conn = await asyncio.open_connection(self.host, self.port)
+        reader, writer = conn
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+                     f"{headers}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.timeout)
+        status = int(head[9:12])
+        length = 0
+        close = False
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+        data = await asyncio.wait_for(reader.readexactly(length), self.timeout) if length else b""
+        if close:
+            writer.close()
+            return status, data, None
+        return status, data, conn
 
     async def close(self) -> None:
         while not self.idle.empty():
