@@ -342,6 +342,26 @@ def profile_drafts(env: dict[str, str], fleet: dict[str, Any], pick: Any, n: int
     services = c.draft_services()
     for shop, req in calls[:20]:  # warm: model, jieba, connections
         create_draft(req, shop, services, c.review, author="bench")
+    # Unprofiled first: this process's CPU per draft, and the database round trips (statements, and pool
+    # checkouts: each costs a ping, and a BEGIN and COMMIT/ROLLBACK when it runs a statement).
+    from sqlalchemy import event
+
+    counts = {"statements": 0, "checkouts": 0}
+
+    def on_statement(*_: Any) -> None:
+        counts["statements"] += 1
+
+    def on_checkout(*_: Any) -> None:
+        counts["checkouts"] += 1
+
+    event.listen(c.engine, "before_cursor_execute", on_statement)
+    event.listen(c.engine, "checkout", on_checkout)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    for shop, req in calls:
+        create_draft(req, shop, services, c.review, author="bench")
+    plain_wall, plain_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    event.remove(c.engine, "before_cursor_execute", on_statement)
+    event.remove(c.engine, "checkout", on_checkout)
     prof = cProfile.Profile()
     t0 = time.perf_counter()
     prof.enable()
@@ -350,7 +370,11 @@ def profile_drafts(env: dict[str, str], fleet: dict[str, Any], pick: Any, n: int
     prof.disable()
     wall = time.perf_counter() - t0
     c.close()
-    res: dict[str, Any] = {"drafts": n, "wall_s": round(wall, 2), "per_draft_ms": round(wall / n * 1000, 2)}
+    res: dict[str, Any] = {"drafts": n, "unprofiled_wall_ms_per_draft": round(plain_wall / n * 1000, 2),
+                           "unprofiled_cpu_ms_per_draft": round(plain_cpu / n * 1000, 2),
+                           "sql_statements_per_draft": round(counts["statements"] / n, 2),
+                           "pool_checkouts_per_draft": round(counts["checkouts"] / n, 2),
+                           "wall_s": round(wall, 2), "per_draft_ms": round(wall / n * 1000, 2)}
     for key in ("tottime", "cumulative"):
         buf = io.StringIO()
         pstats.Stats(prof, stream=buf).sort_stats(key).print_stats(18)
@@ -593,12 +617,15 @@ def main_fleet(args: argparse.Namespace) -> None:
         procs.append(subprocess.Popen([str(BIN / "replydesk"), "worker"], env=env, cwd=ROOT,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
         base = f"http://127.0.0.1:{port}"
+        starting: list[subprocess.Popen] = []
 
         def start_api() -> subprocess.Popen:
             p = subprocess.Popen([str(BIN / "replydesk"), "serve", "--port", str(port), "--workers",
                                   str(args.workers)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, start_new_session=True)
-            _wait(f"{base}/healthz")
+            starting.append(p)  # stopped at the end even if it never answers
+            # Workers import the model stack: minutes when the machine is busy (seen: > 90 s at load 15).
+            _wait(f"{base}/healthz", 600)
             # Warm both workers on one shop (model, jieba, connections): per-shop first-use costs stay untouched.
             warm_shop = fleet["shops"][-1]
             asyncio.run(_drive(base, fleet["keys"][warm_shop], 10, 3, fleet["orders"]))
@@ -651,7 +678,7 @@ def main_fleet(args: argparse.Namespace) -> None:
         except Exception:
             pass
     finally:
-        for p in reversed(procs):
+        for p in [*reversed(procs), *(p for p in locals().get("starting", []) if p not in procs)]:
             try:
                 os.killpg(p.pid, signal.SIGTERM)
                 p.wait(timeout=30)
