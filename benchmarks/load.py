@@ -132,7 +132,8 @@ class RawPool:
 
 
 async def _drive(base: str, key: str | None, rate: float, seconds: float, orders: list[str],
-                 pick: Any = None, client: str = "httpx", in_flight: int = 256) -> dict[str, Any]:
+                 pick: Any = None, client: str = "httpx", in_flight: int = 256,
+                 drain_s: float = 15.0) -> dict[str, Any]:
     lat: list[float] = []
     errors: dict[str, int] = {}
     sent = 0
@@ -188,7 +189,12 @@ async def _drive(base: str, key: str | None, rate: float, seconds: float, orders
             tasks.append(asyncio.create_task(one()))
             sent += 1
         await asyncio.sleep(max(0.0, (sent / rate) - (time.perf_counter() - start)))
-    await asyncio.gather(*tasks)
+    _, late = await asyncio.wait(tasks, timeout=drain_s)
+    for t in late:  # far above what the server sustains the queue would take minutes to drain: cut it
+        t.cancel()
+    if late:
+        errors["unfinished"] = len(late)
+        await asyncio.gather(*late, return_exceptions=True)
     wall = time.perf_counter() - start
     await closer()
     lat.sort()
@@ -417,6 +423,11 @@ def main() -> None:
     ap.add_argument("--build-only", action="store_true", help="build (or check) the kept fleet and stop")
     ap.add_argument("--lock", help="take this flock only for the rate steps (build and warm-up outside it)")
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    ap.add_argument("--chroma-url", help="use this running Chroma server (over the kept fleet's dir) instead of "
+                    "starting one; its CPU is then not counted")
+    ap.add_argument("--chroma-pgid", type=int, default=0, help="with --chroma-url: its process group (for CPU)")
+    ap.add_argument("--drain-s", type=float, default=15.0,
+                    help="after the sending time, wait this long for answers; the rest count as 'unfinished'")
     ap.add_argument("--client", choices=("httpx", "raw"), default="httpx",
                     help="raw: HTTP/1.1 keep-alive connections on asyncio streams (a cheaper client)")
     args = ap.parse_args()
@@ -506,7 +517,7 @@ def _reset_draft_tables(engine: Any) -> None:
             conn.execute(sa.text(f"ANALYZE {', '.join(tables)}"))
 
 
-def _cpu(procs: list[subprocess.Popen], database: str | None = None) -> dict[str, float]:
+def _cpu(procs: list[Any], database: str | None = None) -> dict[str, float]:
     """CPU seconds used so far (user + system) by: this process (the load client), each started process
     group (API workers, job worker, Chroma server), the PostgreSQL backends serving ``database`` (every
     PostgreSQL process when None) and the Redis server (shared: read it as an upper bound)."""
@@ -543,6 +554,13 @@ def _cpu(procs: list[subprocess.Popen], database: str | None = None) -> dict[str
     return out
 
 
+class _External:
+    """A process group this run uses but did not start (a Chroma server kept warm): counted, not stopped."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+
 def main_fleet(args: argparse.Namespace) -> None:
     import redis
     import sqlalchemy as sa
@@ -577,7 +595,8 @@ def main_fleet(args: argparse.Namespace) -> None:
         db_url = f"{PG}?options=-csearch_path%3D{schema}"
         reuse = False
     cport, port = _port(), _port()
-    procs: list[subprocess.Popen] = []
+    chroma_url = args.chroma_url or f"http://127.0.0.1:{cport}"
+    procs: list[Any] = []
     out: dict[str, Any] = {"mode": "postgresql+chroma-server+redis+job-worker", "workers": args.workers,
                            "shops": args.shops, "chunks_per_shop": [args.min_chunks, args.max_chunks],
                            "big": args.big, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -586,14 +605,17 @@ def main_fleet(args: argparse.Namespace) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("REPLYDESK_")},
            "REPLYDESK_DATA_DIR": str(tmp / "data"), "REPLYDESK_RATE_LIMIT_PER_MIN": "0",
            "REPLYDESK_DATABASE_URL": db_url,
-           "REPLYDESK_CHROMA_URL": f"http://127.0.0.1:{cport}", "REPLYDESK_REDIS_URL": args.redis_url,
+           "REPLYDESK_CHROMA_URL": chroma_url, "REPLYDESK_REDIS_URL": args.redis_url,
            "REPLYDESK_CHROMA_COLLECTION": f"load-{tag}", "REPLYDESK_JOBS_QUEUE": f"load-{tag}",
            "OMP_NUM_THREADS": "1"}
     try:
-        procs.append(subprocess.Popen([str(BIN / "chroma"), "run", "--path", str(tmp / "chroma"), "--host",
-                                       "127.0.0.1", "--port", str(cport)], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, start_new_session=True))
-        _wait(f"http://127.0.0.1:{cport}/api/v2/heartbeat")
+        if args.chroma_url:  # a running server over this fleet's Chroma dir (kept warm between runs)
+            procs.append(_External(args.chroma_pgid))  # its CPU is counted; it is left running
+        else:
+            procs.append(subprocess.Popen([str(BIN / "chroma"), "run", "--path", str(tmp / "chroma"), "--host",
+                                           "127.0.0.1", "--port", str(cport)], stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL, start_new_session=True))
+        _wait(f"{chroma_url}/api/v2/heartbeat")
         if reuse:
             fleet = json.loads((tmp / FLEET_FILE).read_text())
             if (fleet["shops_arg"], fleet["chunks_arg"], fleet["big"]) != (
@@ -661,7 +683,8 @@ def main_fleet(args: argparse.Namespace) -> None:
         for rate in [float(r) for r in args.rates.split(",")]:
             before = os.getloadavg()[0]
             cpu0 = _cpu(procs, dbname if kept else None)
-            res = asyncio.run(_drive(base, None, rate, args.seconds, fleet["orders"], pick=pick, client=args.client))
+            res = asyncio.run(_drive(base, None, rate, args.seconds, fleet["orders"], pick=pick, client=args.client,
+                                     drain_s=args.drain_s))
             cpu1 = _cpu(procs, dbname if kept else None)
             res["sustained"] = (not res["errors"] and res["p99_ms"] is not None and res["p99_ms"] <= args.p99_limit_ms
                                 and res["achieved_per_s"] >= 0.95 * rate)
@@ -679,6 +702,8 @@ def main_fleet(args: argparse.Namespace) -> None:
             pass
     finally:
         for p in [*reversed(procs), *(p for p in locals().get("starting", []) if p not in procs)]:
+            if isinstance(p, _External):
+                continue
             try:
                 os.killpg(p.pid, signal.SIGTERM)
                 p.wait(timeout=30)
