@@ -150,8 +150,11 @@ def serve(host: str = "127.0.0.1", port: Annotated[int | None, typer.Option(help
     threading.Thread(target=_announce_when_ready, args=(f"http://{public}:{port}", keys, env_file),
                      name="announce", daemon=True).start()
     # access_log off: the app logs every request itself, with its request id (api.app.RequestLimits).
+    # A worker answers uvicorn's health ping from a thread; while it imports the model stack on a busy
+    # machine that can take longer than uvicorn's 5 s, and the supervisor then kills and respawns it, over
+    # and over (seen at load 8 on 2 cores: no worker ever came up). 60 s still catches a hung worker.
     uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="info",
-                timeout_graceful_shutdown=20, access_log=False)
+                timeout_graceful_shutdown=20, access_log=False, timeout_worker_healthcheck=60)
 
 
 # -- demo ---------------------------------------------------------------------------------------

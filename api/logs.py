@@ -26,3 +26,6 @@ def configure() -> None:
         h.addFilter(RequestIdFilter())
         h.setFormatter(logging.Formatter(FORMAT))
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every start
+    # httpx logs every request at INFO: with a Chroma server that is a line per draft (or more), formatted and
+    # written under the GIL on the request path, saying nothing the access log does not. Failures still log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

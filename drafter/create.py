@@ -4,20 +4,16 @@ and ``replydesk draft`` (which by default prints the draft without storing it).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from drafter.drafts import DraftItem
-from drafter.insights import events as urge_events
 from drafter.pipeline import DraftServices, run
 from drafter.request import DraftRequest
 from drafter.result import DraftResult
 from drafter.review import Review
 
 __all__ = ["Created", "create_draft"]
-
-log = logging.getLogger("replydesk.drafts")
 
 
 @dataclass(frozen=True)
@@ -48,15 +44,9 @@ def create_draft(request: DraftRequest, shop_id: str, services: DraftServices, r
                             on_template=on_template, on_token=on_token)
     if review is None:
         return Created(result, None)
-    item = review.create(shop_id, request, result, situation, author)
-    # Every stored draft is an urge event (insights read them); the time is when the buyer wrote, if known.
-    # The draft is stored already: a failure here is logged, never turned into a failed draft.
-    try:
-        urge_events.record(review.engine, shop_id=shop_id, order_id=request.order_id, draft_id=item.id,
-                           received_at=request.received_at or item.created_at, drafted_at=item.created_at,
-                           result=result, situation=situation, created_by=author)
-    except Exception:
-        log.exception("could not record the urge event of draft %s", item.id)
+    # Every stored draft is an urge event (insights read them), written with the draft; the time is when the
+    # buyer wrote, if known. A failure of the event is logged, never turned into a failed draft.
+    item = review.create(shop_id, request, result, situation, author, urge_event=True)
     if services.insights is not None:  # surge detection (throttled) and alert delivery; never raises
         services.insights.after_event(shop_id)
     return Created(result, item)

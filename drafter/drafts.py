@@ -44,7 +44,7 @@ def to_result(row: sa.Row) -> DraftResult:
     return DraftResult.model_validate_json(row.result_json).model_copy(update={"status": row.status})
 
 
-def to_item(row: sa.Row) -> DraftItem:
+def to_item(row: Any) -> DraftItem:  # a drafts row, or the values Review.create wrote
     data = json.loads(row.result_json)
     data.update(status=row.status, order_id=row.order_id, message=row.message, context=json.loads(row.context_json),
                 created_at=utc(row.created_at), final_text=row.final_text, reject_reason=row.reject_reason,

@@ -51,6 +51,13 @@ def text_diff(a: str, b: str) -> str:
 def append(conn: Connection, *, at: datetime, shop_id: str, event: str, result: DraftResult,
            key_id: str | None, **payload: Any) -> None:
     """Write one event inside the caller's transaction. ``payload`` texts must already be redacted."""
+    conn.execute(feedback_events.insert().values(**values(at=at, shop_id=shop_id, event=event, result=result,
+                                                          key_id=key_id, **payload)))
+
+
+def values(*, at: datetime, shop_id: str, event: str, result: DraftResult, key_id: str | None,
+           **payload: Any) -> dict[str, Any]:
+    """The row of one event (``append`` writes it; a caller writing several at once inserts these)."""
     assert event in EVENTS, event
     base = {
         "citations": [c.model_dump(exclude_none=True) for c in result.citations if c.kind != "order"],
@@ -59,11 +66,11 @@ def append(conn: Connection, *, at: datetime, shop_id: str, event: str, result: 
         "needs_human": result.needs_human,
         "draft_text": redact(result.text),
     }
-    conn.execute(feedback_events.insert().values(
+    return dict(
         at=at, shop_id=shop_id, event=event, draft_id=result.id, key_id=key_id,
         prompt_name=result.prompt.name, prompt_version=result.prompt.version, prompt_hash=result.prompt.hash,
         composer=result.composer, model=result.model, intent_kind=result.intent.kind,
-        payload_json=json.dumps({**base, **payload}, ensure_ascii=False, default=str)))
+        payload_json=json.dumps({**base, **payload}, ensure_ascii=False, default=str))
 
 
 def _row(r: sa.Row) -> dict[str, Any]:

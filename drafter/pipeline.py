@@ -40,7 +40,7 @@ class _Retriever(Protocol):
 
 
 class _Knowledge(Protocol):
-    def active_notices(self, shop_id: str, at: Any) -> list[Any]: ...
+    def active_notices(self, shop_id: str, at: Any, *, counter: int | None = None) -> list[Any]: ...
 
 
 class _Shops(Protocol):
@@ -154,7 +154,8 @@ def run(request: DraftRequest, shop_id: str, services: DraftServices, *,
     settings: ShopSettings = shop.settings
     notices = [Notice(id=n.id, revision=n.revision, text=n.text, valid_from=n.valid_from, valid_to=n.valid_to,
                       effects=list(getattr(n, "effects", None) or []))
-               for n in services.knowledge.active_notices(shop_id, now)]
+               for n in services.knowledge.active_notices(shop_id, now,
+                                                          counter=getattr(shop, "knowledge_counter", None))]
     situation: Situation = step("situation", lambda: assess(
         assessed, settings, notices, now, order_error=order_error, message_hint=request.message))
     if services.done_actions is not None:

@@ -8,15 +8,18 @@ is on disk exactly once. Repeating the same decision returns the same outcome an
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from core.clock import Clock
+from core.db import utc
 from core.ids import new_id
-from core.tables import drafts
+from core.tables import drafts, feedback_events
 from drafter import feedback
 from drafter.claim_check import check_text
 from drafter.drafts import DraftItem, DraftStore, to_item, to_result
@@ -28,6 +31,8 @@ from drafter.request import DraftRequest
 from drafter.result import DraftResult
 from drafter.situation import Situation
 from knowledge.shops import ShopStore
+
+log = logging.getLogger("replydesk.drafts")
 
 RejectReason = Literal["wrong_facts", "wrong_tone", "not_needed", "policy_violation", "other"]
 REJECT_REASONS: tuple[str, ...] = ("wrong_facts", "wrong_tone", "not_needed", "policy_violation", "other")
@@ -65,31 +70,59 @@ class Review:
 
     # -- creation -------------------------------------------------------------------------------
     def create(self, shop_id: str, request: DraftRequest, result: DraftResult, situation: Situation | None,
-               key_id: str | None) -> DraftItem:
-        """Store a new pending draft; older pending drafts for the same order are superseded."""
+               key_id: str | None, *, urge_event: bool = False) -> DraftItem:
+        """Store a new pending draft; older pending drafts for the same order are superseded.
+
+        One transaction of four statements whatever the number of older drafts: the supersede is one
+        ``UPDATE ... RETURNING``, the feedback events one batched insert, and with ``urge_event`` the draft's
+        urge event (``drafter/insights/events.py``) is written with it. The urge event must never cost the
+        agent a draft: if it cannot be made, or the transaction with it fails, the draft is stored without it
+        and the failure logged. The returned item is built from the values written, not read back.
+        """
         now = self.clock.now()
         # An LLM draft arrives with its id (its logged model calls carry it); a template draft gets one here.
         stored = result.model_copy(update={"id": result.id or new_id("d", now), "status": "pending"})
-        with self.engine.begin() as conn:
-            older = conn.execute(sa.select(drafts).where(
-                drafts.c.shop_id == shop_id, drafts.c.order_id == request.order_id,
-                drafts.c.status == "pending")).all()
-            for row in older:
-                done = conn.execute(drafts.update().where(drafts.c.id == row.id, drafts.c.status == "pending")
-                                    .values(status="superseded", updated_at=now)).rowcount
-                if done:
-                    feedback.append(conn, at=now, shop_id=shop_id, event="superseded", result=to_result(row),
-                                    key_id=key_id, superseded_by=stored.id)
-            conn.execute(drafts.insert().values(
-                id=stored.id, shop_id=shop_id, order_id=request.order_id, status="pending",
-                intent_kind=stored.intent.kind, composer=stored.composer, message=request.message,
-                context_json=json.dumps([c.model_dump(mode="json") for c in request.context], ensure_ascii=False),
-                result_json=stored.model_dump_json(), created_by=key_id, created_at=now, updated_at=now,
-                received_at=request.received_at or now,
-                situation_json=situation.model_dump_json() if situation else None))
-            feedback.append(conn, at=now, shop_id=shop_id, event="draft_created", result=stored, key_id=key_id,
-                            message=redact(request.message), order_id=request.order_id)
-        return self.store.item(shop_id, stored.id)  # type: ignore[arg-type]
+        received_at = request.received_at or now
+        row = dict(id=stored.id, shop_id=shop_id, order_id=request.order_id, status="pending",
+                   intent_kind=stored.intent.kind, composer=stored.composer, message=request.message,
+                   context_json=json.dumps([c.model_dump(mode="json") for c in request.context], ensure_ascii=False),
+                   result_json=stored.model_dump_json(), created_by=key_id, created_at=now, updated_at=now,
+                   received_at=received_at, situation_json=situation.model_dump_json() if situation else None)
+        created = feedback.values(at=now, shop_id=shop_id, event="draft_created", result=stored, key_id=key_id,
+                                  message=redact(request.message), order_id=request.order_id)
+        urge: dict[str, Any] | None = None
+        if urge_event:
+            try:
+                urge = urge_events.values(shop_id=shop_id, order_id=request.order_id, draft_id=stored.id,
+                                          received_at=received_at, drafted_at=now, result=result,
+                                          situation=situation, created_by=key_id)
+            except Exception:
+                log.exception("could not make the urge event of draft %s", stored.id)
+
+        def write(urge: dict[str, Any] | None) -> None:
+            with self.engine.begin() as conn:
+                older = conn.execute(drafts.update().where(
+                    drafts.c.shop_id == shop_id, drafts.c.order_id == request.order_id, drafts.c.status == "pending")
+                    .values(status="superseded", updated_at=now).returning(*drafts.c)).all()
+                conn.execute(drafts.insert(), row)
+                events = [feedback.values(at=now, shop_id=shop_id, event="superseded", result=to_result(old),
+                                          key_id=key_id, superseded_by=stored.id) for old in older]
+                conn.execute(feedback_events.insert(), [*events, created])
+                if urge is not None:
+                    urge_events.append(conn, urge)  # with its hourly rollups, in the same transaction
+
+        if urge is None:
+            write(None)
+        else:
+            try:
+                write(urge)
+            except Exception:
+                log.exception("could not store draft %s with its urge event; storing it without", stored.id)
+                write(None)
+        # What ``to_item`` reads of a drafts row: the columns written, the decision columns still empty.
+        return to_item(SimpleNamespace(**{**row, "created_at": utc(now), "received_at": utc(received_at)},
+                                       final_text=None, reject_reason=None, note=None, final_guard_json=None,
+                                       override_reason=None, decided_at=None))
 
     # -- decisions --------------------------------------------------------------------------------
     def check(self, shop_id: str, draft_id: str, text: str) -> GuardReport:

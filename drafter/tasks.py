@@ -462,14 +462,11 @@ class ActionDesk:
         """What has been done for an order (the guard lets a reply say only these were done)."""
         out: dict[str, str] = {}
         with self.engine.connect() as conn:
-            for r in conn.execute(sa.select(tasks.c.id, tasks.c.kind).where(
-                    tasks.c.shop_id == shop_id, tasks.c.order_id == order_id, tasks.c.status == "done")
-                    .order_by(tasks.c.updated_at)):
-                out.setdefault(r.kind, f"task:{r.id}")
-            for r in conn.execute(sa.select(compensation_approvals.c.id, compensation_approvals.c.status).where(
-                    compensation_approvals.c.shop_id == shop_id, compensation_approvals.c.order_id == order_id,
-                    compensation_approvals.c.status.in_(("pending", "approved")))):
-                out.setdefault("compensation_applied", f"approval:{r.id}")
+            for r in conn.execute(_DONE, {"shop": shop_id, "order": order_id}):
+                if r.src == 0:
+                    out.setdefault(r.kind, f"task:{r.id}")
+                else:
+                    out.setdefault("compensation_applied", f"approval:{r.id}")
         # Given = approved AND handed over (its task done), not merely approved.
         for kind in COMPENSATION:
             if kind in out:
@@ -487,6 +484,18 @@ class ActionDesk:
                detail: str | None) -> None:
         conn.execute(task_events.insert().values(task_id=task_id, shop_id=shop_id, at=self.clock.now(), event=event,
                                                  actor=actor, detail=(detail or None) and detail[:1000]))
+
+
+# done_actions' one statement (every draft runs it): the order's done tasks, oldest first, then its coupon or
+# gift requests that are pending or approved.
+_DONE = sa.union_all(
+    sa.select(sa.literal(0).label("src"), tasks.c.id, tasks.c.kind, tasks.c.updated_at.label("at")).where(
+        tasks.c.shop_id == sa.bindparam("shop"), tasks.c.order_id == sa.bindparam("order"), tasks.c.status == "done"),
+    sa.select(sa.literal(1).label("src"), compensation_approvals.c.id, compensation_approvals.c.status,
+              compensation_approvals.c.requested_at).where(
+        compensation_approvals.c.shop_id == sa.bindparam("shop"), compensation_approvals.c.order_id == sa.bindparam("order"),
+        compensation_approvals.c.status.in_(("pending", "approved"))),
+).order_by("src", "at")
 
 
 class _Failed(Exception):

@@ -188,20 +188,14 @@ def search(conn: Connection, shop_id: str, query: str, n: int, *, now: datetime,
     toks = list(dict.fromkeys(search_tokens(query)))[:MAX_QUERY_TOKENS]
     if not toks or n <= 0:
         return []
-    params: dict[str, object] = {"shop": shop_id, "k": n, "now": now}
     if conn.dialect.name == "postgresql":
-        # One GIN lookup per token, restricted to the shop; the token is quoted, so it is one lexeme
-        # (or one phrase, if PostgreSQL's parser splits it as it split the stored text).
-        parts = [f"SELECT id AS cid, {i} AS i, CAST(:k{i} AS TEXT) AS tok FROM knowledge_chunks "
-                 f"WHERE shop_id = :shop AND tsv @@ to_tsquery('simple', :t{i})" for i in range(len(toks))]
-        params.update({f"t{i}": f"'{t}'" for i, t in enumerate(toks)})
-        tf = "COALESCE(CAST(CAST(c.tf_json AS jsonb) ->> hits.tok AS FLOAT), 1.0)"
-    else:
-        parts = [f"SELECT rowid AS cid, {i} AS i, :k{i} AS tok FROM {SQLITE_FTS_TABLE} "
-                 f"WHERE {SQLITE_FTS_TABLE} MATCH :t{i}" for i in range(len(toks))]
-        shop = _shop_token(shop_id)
-        params.update({f"t{i}": f'shop:"{shop}" AND tokens:"{t}"' for i, t in enumerate(toks)})
-        tf = "COALESCE(CAST(json_extract(c.tf_json, '$.\"' || hits.tok || '\"') AS REAL), 1.0)"
+        return _search_pg(conn, shop_id, toks, n, now=now, kinds=kinds)
+    params: dict[str, object] = {"shop": shop_id, "k": n, "now": now}
+    parts = [f"SELECT rowid AS cid, {i} AS i, :k{i} AS tok FROM {SQLITE_FTS_TABLE} "
+             f"WHERE {SQLITE_FTS_TABLE} MATCH :t{i}" for i in range(len(toks))]
+    shop = _shop_token(shop_id)
+    params.update({f"t{i}": f'shop:"{shop}" AND tokens:"{t}"' for i, t in enumerate(toks)})
+    tf = "COALESCE(CAST(json_extract(c.tf_json, '$.\"' || hits.tok || '\"') AS REAL), 1.0)"
     params.update({f"k{i}": t for i, t in enumerate(toks)})
     filters = ["(c.valid_from IS NULL OR c.valid_from <= :now)", "(c.valid_to IS NULL OR c.valid_to >= :now)"]
     if kinds:
@@ -226,6 +220,44 @@ def search(conn: Connection, shop_id: str, query: str, n: int, *, now: datetime,
         stmt = stmt.bindparams(sa.bindparam("kinds", expanding=True))
     typed = stmt.columns(valid_from=UTCDateTime(), valid_to=UTCDateTime())  # SQLite returns text otherwise
     return [(_row(r), float(r.score)) for r in conn.execute(typed, params)]
+
+
+# The PostgreSQL search is one statement whose text never changes (the tokens and kinds are arrays), so
+# psycopg prepares it after a few uses on a connection and the server plans it from a cache, and the
+# shop's chunk statistics (``st``) and the token hits are each computed once: as plain CTEs, the planner
+# put ``st`` on the inner side of a nested loop and recounted the shop once per hit (109 times, 49 ms,
+# for an 8-token urge in a 171-chunk shop; 0.4 ms now). One GIN lookup for all the tokens (``anyq``:
+# 'a' | 'b' | ...) finds the chunks that hold any of them; the join with ``q`` splits them per token
+# (each quoted, so one lexeme, or one phrase if PostgreSQL's parser splits it as it split the stored text).
+_PG_TF = "COALESCE(CAST(CAST(c.tf_json AS jsonb) ->> hits.tok AS FLOAT), 1.0)"
+_PG_SEARCH = sa.text(f"""
+    WITH q AS MATERIALIZED (
+        SELECT u.i, u.tok, to_tsquery('simple', quote_literal(u.tok)) AS tq
+        FROM unnest(CAST(:toks AS TEXT[])) WITH ORDINALITY AS u(tok, i)),
+    hits AS MATERIALIZED (
+        SELECT k.id AS cid, q.i, q.tok FROM knowledge_chunks k JOIN q ON k.tsv @@ q.tq
+        WHERE k.shop_id = :shop AND k.tsv @@ to_tsquery('simple', :anyq)),
+    df AS MATERIALIZED (SELECT i, COUNT(*) AS df FROM hits GROUP BY i),
+    st AS MATERIALIZED (
+        SELECT COUNT(*) AS n, COALESCE(AVG(n_tokens), 1) AS avgdl FROM knowledge_chunks WHERE shop_id = :shop)
+    SELECT {", ".join(f"c.{name}" for name in _COLUMNS)},
+           SUM(LN(1.0 + (st.n - df.df + 0.5) / (df.df + 0.5)) * {_PG_TF} * {K1 + 1.0}
+               / ({_PG_TF} + {K1} * (1.0 - {B} + {B} * c.n_tokens / CASE WHEN st.avgdl > 0 THEN st.avgdl ELSE 1 END)))
+             AS score
+    FROM hits JOIN df ON df.i = hits.i JOIN knowledge_chunks c ON c.id = hits.cid CROSS JOIN st
+    WHERE (c.valid_from IS NULL OR c.valid_from <= :now) AND (c.valid_to IS NULL OR c.valid_to >= :now)
+      AND (CAST(:kinds AS TEXT[]) IS NULL OR c.kind = ANY(CAST(:kinds AS TEXT[])))
+    GROUP BY c.id
+    ORDER BY score DESC, c.chunk_id
+    LIMIT :k""").bindparams(sa.bindparam("now", type_=UTCDateTime())).columns(
+    valid_from=UTCDateTime(), valid_to=UTCDateTime())
+
+
+def _search_pg(conn: Connection, shop_id: str, toks: list[str], n: int, *, now: datetime,
+               kinds: Sequence[str] | None) -> list[tuple[ChunkRow, float]]:
+    params = {"shop": shop_id, "k": n, "now": now, "toks": toks, "anyq": " | ".join(f"'{t}'" for t in toks),
+              "kinds": list(kinds) if kinds else None}
+    return [(_row(r), float(r.score)) for r in conn.execute(_PG_SEARCH, params)]
 
 
 def search_with(conn: Connection, shop_id: str, query: str, n: int, *, now: datetime,

@@ -20,6 +20,7 @@ class Shop:
     name: str
     settings: ShopSettings
     settings_revision: int
+    knowledge_counter: int | None = None  # counts the shop's knowledge writes (keys caches of its knowledge)
 
 
 class ShopStore:
@@ -48,7 +49,7 @@ class ShopStore:
         if row is None:
             raise ShopNotFound(f"shop {shop_id!r} does not exist")
         return Shop(row.id, row.name, ShopSettings.model_validate_json(row.settings_json),
-                    row.settings_revision)
+                    row.settings_revision, row.knowledge_counter)
 
     def exists(self, shop_id: str) -> bool:
         with self.engine.connect() as conn:

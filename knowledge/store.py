@@ -113,10 +113,16 @@ def validate_doc_fields(doc_id: str, kind: str, title: str, text: str, valid_fro
     validate_window(kind, valid_from, valid_to)
 
 
+# Shops whose notices a process keeps (see ``KnowledgeStore.active_notices``); beyond it the cache starts over.
+NOTICE_CACHE_SHOPS = 4096
+
+
 class KnowledgeStore:
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self.engine = engine
         self.clock = clock
+        # shop -> (knowledge_counter when read, the shop's live notices): see active_notices.
+        self._notices: dict[str, tuple[int, builtins.list[KnowledgeDoc]]] = {}
 
     # -- writes -----------------------------------------------------------------------------
     def upsert(self, shop_id: str, doc_id: str, *, kind: str, title: str, text: str,
@@ -213,8 +219,22 @@ class KnowledgeStore:
             ).order_by(knowledge_revisions.c.revision))
             return [_doc(r) for r in rows]
 
-    def active_notices(self, shop_id: str, at: datetime) -> builtins.list[KnowledgeDoc]:
-        return [d for d in self.list(shop_id, kind="notice") if d.active_at(at)]
+    def active_notices(self, shop_id: str, at: datetime, *, counter: int | None = None) -> builtins.list[KnowledgeDoc]:
+        """The shop's notices in force at ``at``.
+
+        Given the shop's ``knowledge_counter`` as the caller just read it (every draft reads the shop's row),
+        the notices come from this process's memory while the counter is unchanged: every knowledge write
+        bumps it in its own transaction, so a write is seen at the next draft on every worker, and a list read
+        after the counter can only be as new as or newer than the counter it is kept under."""
+        if counter is None:
+            return [d for d in self.list(shop_id, kind="notice") if d.active_at(at)]
+        kept = self._notices.get(shop_id)
+        if kept is None or kept[0] != counter:
+            if len(self._notices) >= NOTICE_CACHE_SHOPS:
+                self._notices.clear()
+            kept = (counter, self.list(shop_id, kind="notice"))
+            self._notices[shop_id] = kept
+        return [d for d in kept[1] if d.active_at(at)]
 
     def counter(self, shop_id: str) -> int:
         with self.engine.connect() as conn:
@@ -291,7 +311,8 @@ class UnsavedView:
                 docs.append(self.doc)
         return sorted((d for d in docs if kind is None or d.kind == kind), key=lambda d: d.id)
 
-    def active_notices(self, shop_id: str, at: datetime) -> builtins.list[KnowledgeDoc]:
+    def active_notices(self, shop_id: str, at: datetime, *, counter: int | None = None) -> builtins.list[KnowledgeDoc]:
+        # A preview reads afresh: the unsaved doc is in no counter's cache.
         return [d for d in self.list(shop_id, kind="notice") if d.active_at(at)]
 
     def counter(self, shop_id: str) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ContainerDep, Principal
@@ -79,7 +79,7 @@ def _observe(request: Request, result: DraftResult) -> None:
 
 
 @router.post("", status_code=201, response_model=DraftItem)
-def create_draft(body: DraftRequest, key: Principal, c: ContainerDep, request: Request) -> DraftItem:
+def create_draft(body: DraftRequest, key: Principal, c: ContainerDep, request: Request) -> Any:
     """Draft a reply to ``message`` for ``order_id``; stored as pending for a human to review.
 
     An unknown order is not an error of the request: the draft says so honestly.
@@ -91,7 +91,12 @@ def create_draft(body: DraftRequest, key: Principal, c: ContainerDep, request: R
         assert created.item is not None  # a review was given: the draft is stored
         return created.item
 
-    return idempotent(request, c, key.id, body, 201, act)
+    out = idempotent(request, c, key.id, body, 201, act)
+    if isinstance(out, DraftItem):
+        # The item is a DraftItem already: one pass to JSON. Returned as a model, FastAPI would dump it, validate
+        # the dump as the response model and serialise that (three passes over the draft, on every draft).
+        return Response(out.model_dump_json(), status_code=201, media_type="application/json")
+    return out
 
 
 @router.post("/stream", response_class=StreamingResponse, responses={200: {

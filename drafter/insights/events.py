@@ -22,7 +22,8 @@ from drafter.redact import redact
 from drafter.result import DraftResult
 from drafter.situation import Situation
 
-__all__ = ["CAUSES", "URGE_KINDS", "append", "extract", "mark_decision", "mark_inserted", "mark_sent", "record"]
+__all__ = ["CAUSES", "URGE_KINDS", "append", "extract", "mark_decision", "mark_inserted", "mark_sent", "record",
+           "values"]
 
 # Intent kinds that count as an urge about shipping (a message the classifier calls "other" does not).
 URGE_KINDS = ("urge", "logistics", "complaint", "change_request")
@@ -111,19 +112,27 @@ def _clip(value: Any, n: int) -> str | None:
 def record(conn: Connection | Engine, *, shop_id: str, order_id: str, draft_id: str | None, received_at: datetime,
            drafted_at: datetime, result: DraftResult, situation: Situation | None, created_by: str | None) -> None:
     """Append the urge event of one stored draft."""
+    row = values(shop_id=shop_id, order_id=order_id, draft_id=draft_id, received_at=received_at,
+                 drafted_at=drafted_at, result=result, situation=situation, created_by=created_by)
+    if isinstance(conn, Engine):
+        with conn.begin() as c:
+            append(c, row)
+    else:
+        append(conn, row)
+
+
+def values(*, shop_id: str, order_id: str, draft_id: str | None, received_at: datetime, drafted_at: datetime,
+           result: DraftResult, situation: Situation | None, created_by: str | None) -> dict[str, Any]:
+    """The urge event row of one stored draft (``record`` writes it; ``Review.create`` writes it with the draft)."""
     e = extract(result, situation)
-    values = dict(
+    row = dict(
         shop_id=shop_id, draft_id=draft_id, order_id=_clip(order_id, 64), received_at=received_at,
         drafted_at=drafted_at, intent_kind=result.intent.kind, repeat=int(result.intent.repeat or 0),
         state=e["state"], cause=e["cause"], overdue=bool(e["overdue"]), overdue_days=int(e["overdue_days"]),
         restock_passed=bool(e["restock_passed"]), needs_human=result.needs_human, sku=_clip(e["sku"], 100),
         skus_json=json.dumps([_clip(s, 100) for s in e["skus"]][:20], ensure_ascii=False),
         warehouse=_clip(e["warehouse"], 64), carrier=_clip(e["carrier"], 64), created_by=created_by)
-    if isinstance(conn, Engine):
-        with conn.begin() as c:
-            append(c, values)
-    else:
-        append(conn, values)
+    return row
 
 
 def append(conn: Connection, values: dict[str, Any]) -> None:

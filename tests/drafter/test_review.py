@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from core.clock import FixedClock
 from core.db import make_engine, migrate
+from core.tables import urge_events
 from drafter.errors import ClaimCheckFailed, IllegalTransition
 from drafter.feedback import FeedbackLog, edit_distance
 from drafter.pipeline import DraftServices, run
@@ -45,10 +48,11 @@ def world(db_url: str):
                              clock=clock)
     review = Review(engine, clock)
 
-    def new(order_id: str = "T1006", message: str = "发货了吗？我的电话13812345678") -> str:
+    def new(order_id: str = "T1006", message: str = "发货了吗？我的电话13812345678", *, item: bool = False) -> Any:
         req = DraftRequest(order_id=order_id, message=message)
         result, situation = run(req, "demo", services)
-        return review.create("demo", req, result, situation, "k1").id  # type: ignore[return-value]
+        made = review.create("demo", req, result, situation, "k1", urge_event=True)  # as create_draft stores it
+        return made if item else made.id
 
     yield review, FeedbackLog(engine), clock, new
     services.executor.shutdown()
@@ -167,6 +171,32 @@ def test_a_newer_draft_supersedes_older_pending_ones(world) -> None:
     with pytest.raises(IllegalTransition):
         review.approve("demo", old, None, "k1")
     assert [e["event"] for e in log.events("demo")] == ["draft_created", "superseded", "draft_created"]
+
+
+def test_create_returns_what_it_stored_and_writes_the_urge_event_with_it(world) -> None:
+    review, log, clock, new = world
+    old = new("T1003", "怎么还不发货", item=True)
+    clock.advance(minutes=1)
+    made = new("T1003", "还没发？", item=True)
+    assert made == review.store.item("demo", made.id)  # built from the values written, equal to a read-back
+    assert made.status == "pending" and made.received_at == made.created_at == clock.now()
+    with review.engine.connect() as conn:
+        events = conn.execute(sa.select(urge_events.c.draft_id, urge_events.c.order_id)
+                              .order_by(urge_events.c.id)).all()
+    assert [tuple(e) for e in events] == [(old.id, "T1003"), (made.id, "T1003")]
+
+
+def test_a_failing_urge_event_never_costs_the_draft(world, caplog: pytest.LogCaptureFixture) -> None:
+    review, log, clock, new = world
+    old = new("T1003", "怎么还不发货")
+    with review.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE urge_events"))  # the event's insert now fails, for real
+    clock.advance(minutes=1)
+    made = new("T1003", "还没发？")
+    assert review.store.item("demo", made).status == "pending"
+    assert review.store.item("demo", old).status == "superseded"  # the retry without the event did it all
+    assert [e["event"] for e in log.events("demo")] == ["draft_created", "superseded", "draft_created"]
+    assert f"could not store draft {made} with its urge event" in caplog.text
 
 
 def test_log_is_redacted_and_stats_add_up(world) -> None:

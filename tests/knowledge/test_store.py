@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from core.errors import InvalidInput
 from knowledge.errors import KnowledgeNotFound, ShopNotFound
+from knowledge.shops import ShopStore
 from knowledge.store import KnowledgeStore
 from tests.knowledge.conftest import CST, SHOP
 
@@ -51,6 +53,33 @@ def test_notices_only_inside_their_window(store: KnowledgeStore) -> None:
     assert [n.id for n in store.active_notices(SHOP, start + timedelta(days=1))] == ["n1"]
     assert store.active_notices(SHOP, start - timedelta(seconds=1)) == []
     assert store.active_notices(SHOP, start + timedelta(days=3, seconds=1)) == []
+
+
+def test_notices_kept_per_counter_show_another_workers_write_at_the_next_read(store: KnowledgeStore, engine,
+                                                                              clock) -> None:
+    """A worker keeps a shop's notices under the shop's knowledge counter; every write moves the counter."""
+    start = datetime(2026, 11, 11, tzinfo=CST)
+    at = start + timedelta(days=1)
+    shops = ShopStore(engine, clock)
+    other = KnowledgeStore(engine, clock)  # another worker, writing
+    store.upsert(SHOP, "n1", kind="notice", title="积压", text="仓库积压", valid_from=start)
+
+    def seen() -> list[tuple[str, str]]:
+        return [(n.id, n.text) for n in store.active_notices(SHOP, at, counter=shops.get(SHOP).knowledge_counter)]
+
+    assert seen() == [("n1", "仓库积压")]
+    other.upsert(SHOP, "n2", kind="notice", title="停发", text="暂停发货", valid_from=start)
+    assert seen() == [("n1", "仓库积压"), ("n2", "暂停发货")]
+    other.upsert(SHOP, "n1", kind="notice", title="积压", text="积压已缓解", valid_from=start)
+    assert seen() == [("n1", "积压已缓解"), ("n2", "暂停发货")]
+    other.delete(SHOP, "n2")
+    assert seen() == [("n1", "积压已缓解")]
+    # The same counter serves the kept list: a change that bypasses KnowledgeStore (and so the counter) is
+    # not read. Every write path in KnowledgeStore bumps the counter in its own transaction.
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE knowledge_revisions SET text = 'bypassed' WHERE item_id = 'n1'"))
+    assert seen() == [("n1", "积压已缓解")]
+    assert [n.text for n in store.active_notices(SHOP, at)] == ["bypassed"]  # no counter given: read afresh
 
 
 @pytest.mark.parametrize("kw,field", [
