@@ -400,12 +400,16 @@ class VectorIndex:
         chunks = [c for d in docs for c in chunk_doc(d)]
         have = self.built_ids(build)
         todo = [c for c in chunks if c.id not in have]
-        embed = embed or self.embedder.embed_passages
         done = len(chunks) - len(todo)
         if progress is not None:
             progress(done, len(chunks))
-        for part in _batches(todo, batch):
-            vectors = embed([c.search_text for c in part])
+        parts = list(_batches(todo, batch))
+        texts = ([c.search_text for c in part] for part in parts)
+        # An embedder that can work ahead (``stream``, a process pool) embeds the next parts while
+        # this one is written; a plain function embeds them one by one.
+        stream = getattr(embed, "stream", None)
+        vectors_of = stream(texts) if stream is not None else map(embed or self.embedder.embed_passages, texts)
+        for part, vectors in zip(parts, vectors_of, strict=True):
             self.add_chunks_with_embeddings(part, vectors, collection=build)
             done += len(part)
             if progress is not None:
