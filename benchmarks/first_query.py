@@ -10,6 +10,9 @@ passages are embedded for real and spread with small noise; each chunk keeps its
     python -m benchmarks.first_query --shops 0 --big 100000
     # PostgreSQL and a Chroma server:
     python -m benchmarks.first_query --pg --chroma-url http://127.0.0.1:8000 ...
+    # build once (niced, outside the bench lock), then measure as often as needed (under it):
+    nice -n 19 python -m benchmarks.first_query --pg --chroma-url URL --name h4_fq1000 --build-only ...
+    flock /work/bench.lock python -m benchmarks.first_query --pg --chroma-url URL --name h4_fq1000 --measure-only ...
 """
 
 from __future__ import annotations
@@ -94,7 +97,13 @@ def main() -> None:
     ap.add_argument("--chroma-url")
     ap.add_argument("--uncached", action="store_true", help="do not pre-embed the queries (cache misses count)")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--name", help="keep the schema and collections under this name (PostgreSQL + server)")
+    ap.add_argument("--build-only", action="store_true")
+    ap.add_argument("--measure-only", action="store_true", help="measure what --build-only built under --name")
+    ap.add_argument("--big-fresh", type=int, default=5, help="fresh workers timed on the big shop")
     args = ap.parse_args()
+    if (args.build_only or args.measure_only) and not (args.name and args.pg and args.chroma_url):
+        ap.error("--build-only / --measure-only need --name, --pg and --chroma-url")
 
     from core.clock import FixedClock
     from core.db import make_engine, migrate
@@ -112,23 +121,28 @@ def main() -> None:
     if args.pg:
         import sqlalchemy as sa
 
-        schema = f"fq_{uuid.uuid4().hex[:8]}"
+        schema = args.name or f"fq_{uuid.uuid4().hex[:8]}"
         admin = sa.create_engine(PG)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        if not args.measure_only:
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         engine = make_engine(f"{PG}?options=-csearch_path%3D{schema}")
     else:
         engine = make_engine(f"sqlite:///{tmp}/fq.db")
     migrate(engine)
     embedder = E5Embedder()
     embedder.warm_up()
-    coll = f"fq-{uuid.uuid4().hex[:8]}"
+    coll = args.name.replace("_", "-") if args.name else f"fq-{uuid.uuid4().hex[:8]}"
     index = (VectorIndex(embedder, url=args.chroma_url, collection=coll) if args.chroma_url
              else VectorIndex(embedder, path=tmp / "chroma", collection=coll))
     rng = random.Random(3)
     sizes = _shop_sizes(args.shops, args.min_chunks, args.max_chunks, args.big, rng)
     load_before = os.getloadavg()[0]
-    built = build(engine, clock, index, embedder, sizes, args.distinct, log)
+    built = {} if args.measure_only else build(engine, clock, index, embedder, sizes, args.distinct, log)
+    if args.build_only:
+        print(json.dumps({"built": built, "sizes": len(sizes), "chunks": sum(sizes.values()),
+                          "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}), flush=True)
+        return
 
     store = KnowledgeStore(engine, clock)
     # The process is warm (model, jieba, connections): only per-shop first-use costs are timed.
@@ -169,7 +183,7 @@ def main() -> None:
     }
     if args.big:
         big_lat = []
-        for i in range(5):
+        for i in range(args.big_fresh):
             f = Retriever(store, index, embedder)
             q = f"{MESSAGES[i].format(d=3, p='杯子', n=2)}"
             if not args.uncached:
@@ -181,7 +195,7 @@ def main() -> None:
     out["loadavg_1min"] = {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}
     print(json.dumps(out, ensure_ascii=False), flush=True)
     engine.dispose()
-    if schema:
+    if schema and not args.name:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
 
