@@ -125,6 +125,14 @@ def _start(settings: Settings, clock: Clock | None, build: dict[str, Any]) -> Co
             raise RuntimeError(f"the database schema is at {at or 'nothing'}, this code needs {head}: "
                                "start with `replydesk serve` (it migrates) or set REPLYDESK_MIGRATE_ON_START")
         log.info("database schema at %s (migrated before the workers started)", at)
+    if c.service is not None:
+        from knowledge.errors import IndexUnavailable
+
+        try:
+            # A handle on every shop's collection now (one listing), not a lookup in each shop's first draft.
+            c.service.index.open()
+        except IndexUnavailable as e:
+            log.warning("vector index not reachable at start-up (opened at first use): %s", e)
     return c
 
 

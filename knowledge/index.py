@@ -232,13 +232,33 @@ class VectorIndex:
             return col
 
     def open(self) -> VectorIndex:
-        """Connect now (start-up) rather than at the first read or write.
+        """Connect now (start-up) rather than at the first read or write, with a handle on every shop.
+
+        One listing of this deployment's collections (a request per 1,000) gives each live shop's
+        collection handle, so the first query of a shop in a fresh worker makes no ``get_collection``
+        round trip of its own. A handle is only an id: a collection rebuilt or dropped since by another
+        process fails at its first use and is looked up again by name (``_on``).
 
         After this, ``needs_reindex`` tells whether some shop's vectors came from another model (seen
         in the collections' metadata; each is dropped when its shop is next opened)."""
-        for col in self._own_collections():
-            if "--build-" not in col.name and (col.metadata or {}).get(_MODEL_KEY) != self.model_id:
+        from chromadb.api.models.Collection import Collection
+
+        client = self._get_client()
+        handles: dict[str, Any] = {}
+        for model in self._own_collections():
+            md = model.metadata or {}
+            if "--build-" in model.name:
+                continue
+            if md.get(_MODEL_KEY) != self.model_id:
                 self.needs_reindex = True
+                continue
+            shop = md.get(_SHOP_KEY)
+            if shop is not None and model.name == self.name_for(str(shop)):
+                handles[str(shop)] = Collection(client=client._server, model=model,
+                                                embedding_function=E5ChromaEmbeddingFunction(self.embedder))  # type: ignore[arg-type]
+        with self._lock:
+            for shop, col in handles.items():
+                self._collections.setdefault(shop, col)
         return self
 
     def ping(self) -> None:
@@ -400,12 +420,16 @@ class VectorIndex:
         chunks = [c for d in docs for c in chunk_doc(d)]
         have = self.built_ids(build)
         todo = [c for c in chunks if c.id not in have]
-        embed = embed or self.embedder.embed_passages
         done = len(chunks) - len(todo)
         if progress is not None:
             progress(done, len(chunks))
-        for part in _batches(todo, batch):
-            vectors = embed([c.search_text for c in part])
+        parts = list(_batches(todo, batch))
+        texts = ([c.search_text for c in part] for part in parts)
+        # An embedder that can work ahead (``stream``, a process pool) embeds the next parts while
+        # this one is written; a plain function embeds them one by one.
+        stream = getattr(embed, "stream", None)
+        vectors_of = stream(texts) if stream is not None else map(embed or self.embedder.embed_passages, texts)
+        for part, vectors in zip(parts, vectors_of, strict=True):
             self.add_chunks_with_embeddings(part, vectors, collection=build)
             done += len(part)
             if progress is not None:

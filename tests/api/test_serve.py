@@ -55,3 +55,18 @@ def test_a_worker_refuses_a_schema_it_was_not_migrated_to(tmp_path: Path) -> Non
     migrate(make_engine(settings.resolved_database_url))
     with TestClient(create_app(settings, with_index=False)) as client:
         assert client.get("/readyz").json()["checks"]["database"] == "ok"
+
+
+def test_a_worker_opens_every_shops_collection_at_start_up(tmp_path: Path, embedder) -> None:
+    from knowledge.index import VectorIndex
+    from knowledge.store import KnowledgeDoc
+
+    settings = Settings(data_dir=tmp_path / "data", redis_url=None)
+    written = VectorIndex(embedder, path=settings.chroma_path, collection=settings.chroma_collection)
+    for shop in ("s1", "s2"):
+        written.upsert_doc(KnowledgeDoc(shop_id=shop, id="p", kind="policy", revision=1, title="发货", text="48小时内发货。"))
+    with TestClient(create_app(settings)) as client:
+        index = client.app.state.container.service.index  # type: ignore[attr-defined]
+        # Handles from one listing at start-up: no shop's first draft looks its collection up.
+        assert set(index._collections) == {"s1", "s2"}
+        assert client.get("/readyz").json()["checks"]["index"] == "ok"

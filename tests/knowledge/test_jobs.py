@@ -10,13 +10,15 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.clock import SystemClock
 from core.settings import Settings
+from knowledge.chunking import chunk_doc
 from knowledge.errors import JobNotFound
 from knowledge.importer import parse_dir, payload_from_parsed
-from knowledge.jobs import JobStore, run
+from knowledge.jobs import JobStore, embed_in, run
 from knowledge.service import KnowledgeService
 from knowledge.store import KnowledgeStore
 from tests.knowledge.conftest import DEMO_KB, SHOP
@@ -65,6 +67,41 @@ def test_a_write_during_a_rebuild_is_not_lost(service: KnowledgeService, store: 
     service.index.publish_build = publish_after_a_write  # type: ignore[method-assign]
     run(job.id, jobs, service)
     assert service.index.doc_revisions(SHOP) == {"a": 1, "b": 1} and service.check(SHOP)["ok"]
+
+
+def test_the_embedding_pool_streams_each_group_in_order_while_working_ahead(embedder) -> None:
+    texts = [f"第{i}条：" + "现货商品付款后48小时内发货。" * (1 + i % 5) for i in range(11)]
+    groups = [texts[:3], texts[3:8], [], texts[8:]]
+    embed, close = embed_in(2, task=2)  # tasks of 2 over 2 processes: groups are split and reassembled
+    try:
+        out = list(embed.stream(iter(groups)))  # type: ignore[union-attr]
+        single = embed(texts[:5])  # type: ignore[misc]
+    finally:
+        close()
+    assert [len(o) for o in out] == [3, 5, 0, 3]
+    expected = embedder.embed_passages(texts)
+    np.testing.assert_allclose(np.concatenate(out), expected, atol=1e-5)
+    np.testing.assert_allclose(single, expected[:5], atol=1e-5)
+
+
+def test_a_reindex_embedded_by_the_pool_writes_each_vector_to_its_own_chunk(
+        service: KnowledgeService, store: KnowledgeStore) -> None:
+    for i in range(9):
+        service.upsert(SHOP, f"p{i}", kind="policy", title=f"规则{i}", text=f"第{i}条：" + "付款后发货。" * (1 + i))
+    jobs = JobStore(store.engine, store.clock)
+    job = jobs.create("reindex", SHOP)
+    embed, close = embed_in(2, task=1)
+    seen: list[int] = []
+    try:
+        done = run(job.id, jobs, service, embed=embed, batch=4, progress=lambda d, t: seen.append(d))
+    finally:
+        close()
+    assert done.status == "done" and done.done == 9 and seen[-3:] == [4, 8, 9]
+    col = service.index.collection_for(SHOP)
+    got = col.get(include=["embeddings", "documents"])
+    for cid, vec in zip(got["ids"], got["embeddings"], strict=True):
+        (chunk,) = chunk_doc(store.get(SHOP, cid.split(":")[1]))
+        np.testing.assert_allclose(vec, service.index.embedder.embed_passages([chunk.search_text])[0], atol=1e-5)
 
 
 # -- through the queue, with a worker killed mid-reindex ---------------------------------------

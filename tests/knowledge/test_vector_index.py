@@ -166,3 +166,31 @@ def test_large_shops_are_read_in_pages(index: VectorIndex, monkeypatch: pytest.M
     for i in range(5):
         index.upsert_doc(_doc(SHOP, f"p{i}", f"第{i}条政策"))
     assert index.count(SHOP) == 5 and len(index.doc_revisions(SHOP)) == 5
+
+
+def test_handles_opened_at_start_up_follow_a_rebuild_or_drop_by_another_process(
+        index: VectorIndex, embedder: E5Embedder) -> None:
+    index.upsert_doc(_doc("a", "old", "现货商品付款后48小时内发货。"))
+    index.upsert_doc(_doc("b", "p", "72小时内发货。"))
+    worker = _same_place(index, embedder).open()  # a fresh API worker: one listing, a handle per shop
+    assert set(worker._collections) == {"a", "b"}
+    calls: list[str] = []
+    client = worker._get_client()
+    real_get = client.get_collection
+
+    def counting_get(*a: object, **k: object) -> object:
+        calls.append("get_collection")
+        return real_get(*a, **k)
+
+    client.get_collection = counting_get
+    q = embedder.embed_query("什么时候发货")
+    assert [h.doc_id for h in worker.query("a", q)] == ["old"] and worker.exists("b")
+    assert calls == []  # the first query of a shop needs no lookup of its collection
+    # Another process (a reindex job) swaps a rebuilt collection in, and drops shop b's.
+    build = index.start_build("a", "job2")
+    index.fill_build(build, [_doc("a", "new", "预售商品按页面时间发货。")])
+    index.publish_build(build)
+    index.drop_shop("b")
+    assert [h.doc_id for h in worker.query("a", q)] == ["new"]  # the stale handle was looked up again
+    assert worker.query("b", q) == [] and not worker.exists("b")
+    assert calls.count("get_collection") >= 2
