@@ -7,11 +7,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.api.browser import running_server
 from tests.api.conftest import Seeded
 
 
+@pytest.mark.slow  # a real server process
 def test_the_request_id_is_in_the_real_servers_log_lines(tmp_path: Path, seeded: Seeded) -> None:
     with running_server(tmp_path, seeded=seeded) as server, server.client("agent") as agent:
         missing = agent.get("/v1/drafts/d_missing", headers={"X-Request-ID": "trace-42"})

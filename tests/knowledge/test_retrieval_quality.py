@@ -90,6 +90,7 @@ def recall_at(retriever: Retriever, questions: list[tuple[str, str, datetime | N
     return 1 - len(misses) / len(questions), misses
 
 
+@pytest.mark.eval  # recall over the question corpus
 @pytest.mark.usefixtures("demo_kb")
 def test_recall_at_3_on_demo_kb(retriever: Retriever) -> None:
     assert len(QUESTIONS) >= 20

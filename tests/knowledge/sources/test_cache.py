@@ -84,6 +84,7 @@ def _worker(db_url: str, redis_ns: str | None, gateway: str, secret_key: str, n:
     src.close()
 
 
+@pytest.mark.slow  # two worker processes
 @pytest.mark.parametrize("backend", ["database", "redis"])
 def test_single_flight_across_worker_processes(top, tmp_path: Path, backend: str) -> None:
     from core.clock import SystemClock
