@@ -165,7 +165,9 @@ def main() -> None:
     store = KnowledgeStore(engine, clock)
     # The process is warm (model, jieba, connections): only per-shop first-use costs are timed.
     warm = Retriever(store, index, embedder)
-    warm.retrieve(next(s for s in sizes if s != "big" or not args.big_vectors_only), "预热一下", k=4)
+    warm_shop = next((s for s in sizes if s != "big" or not args.big_vectors_only), None)
+    if warm_shop is not None:
+        warm.retrieve(warm_shop, "预热一下", k=4)
     if args.warm_server:
         t = time.perf_counter()
         zero = np.zeros(embedder.dim, dtype=np.float32)

@@ -69,6 +69,7 @@ def test_a_write_during_a_rebuild_is_not_lost(service: KnowledgeService, store: 
     assert service.index.doc_revisions(SHOP) == {"a": 1, "b": 1} and service.check(SHOP)["ok"]
 
 
+@pytest.mark.slow  # spawns embedding processes
 def test_the_embedding_pool_streams_each_group_in_order_while_working_ahead(embedder) -> None:
     texts = [f"第{i}条：" + "现货商品付款后48小时内发货。" * (1 + i % 5) for i in range(11)]
     groups = [texts[:3], texts[3:8], [], texts[8:]]
@@ -84,6 +85,7 @@ def test_the_embedding_pool_streams_each_group_in_order_while_working_ahead(embe
     np.testing.assert_allclose(single, expected[:5], atol=1e-5)
 
 
+@pytest.mark.slow  # spawns embedding processes
 def test_a_reindex_embedded_by_the_pool_writes_each_vector_to_its_own_chunk(
         service: KnowledgeService, store: KnowledgeStore) -> None:
     for i in range(9):
