@@ -55,7 +55,7 @@ test: install
 	$(BIN)/pytest
 
 test-fast: install
-	$(BIN)/pytest -q -m "not slow and not eval"
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not slow and not eval"
 
 lint: install
 	$(BIN)/ruff check .
