@@ -52,7 +52,7 @@ run: $(VENV)/.runtime
 	@$(BIN)/replydesk serve --demo
 
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 test-fast: install
 	$(BIN)/pytest -q -n 2 --dist loadfile -m "not slow and not eval"
