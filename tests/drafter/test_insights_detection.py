@@ -24,7 +24,7 @@ from knowledge.shop_settings import ShopSettings
 from knowledge.shops import ShopStore
 from knowledge.store import KnowledgeStore
 from tests.drafter.factories import order
-from tests.drafter.test_insights_surges import NOW, SKUS, _history, _insert
+from tests.drafter.test_insights_surges import NOW, _stock_error_hour
 from tests.fakes.server import LoopbackServer
 from tests.fakes.webhook_receiver import WebhookReceiver
 
@@ -53,12 +53,7 @@ def _shop_with_a_surge(engine: sa.Engine, clock: FixedClock) -> tuple[ShopStore,
     """Three weeks of ordinary urges, then an hour in which MUG-01's stock error brings 19 orders."""
     shops = ShopStore(engine, clock)
     shops.ensure("s1", settings=ShopSettings())
-    _history(engine, "s1")
-    hour = NOW - timedelta(hours=1)
-    for i in range(4):
-        _insert(engine, "s1", hour + timedelta(minutes=5 * i), SKUS[i])
-    for i in range(19):
-        _insert(engine, "s1", hour + timedelta(minutes=2 + 3 * i), "MUG-01", "stock_error", state="out_of_stock")
+    _stock_error_hour(engine, "s1")
     orders = SqlOrderStore(engine, clock)
     orders.put("s1", order(order_id="T9001", paid="11-23 10:00", items=[
         {"sku": "MUG-01", "title": "陶瓷马克杯", "quantity": 1, "stock": "out_of_stock", "restock_eta": "2026-11-24"}]))

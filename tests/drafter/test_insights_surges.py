@@ -119,17 +119,23 @@ def _history(engine: sa.Engine, shop: str) -> None:
         conn.execute(urge_events.insert(), rows)
 
 
+def _stock_error_hour(engine: sa.Engine, shop: str) -> None:
+    """Three weeks of ordinary urges, then an hour with 4 of them and 19 orders of MUG-01's stock error."""
+    _history(engine, shop)
+    hour = NOW - timedelta(hours=1)
+    for i in range(4):
+        _insert(engine, shop, hour + timedelta(minutes=5 * i), SKUS[i])
+    for i in range(19):
+        _insert(engine, shop, hour + timedelta(minutes=2 + 3 * i), "MUG-01", "stock_error", state="out_of_stock")
+
+
 def test_a_surge_is_stored_once_described_and_delivered_signed(engine: sa.Engine) -> None:
     clock = FixedClock(NOW)
     shops = ShopStore(engine, clock)
     for s in ("s1", "s2"):
         shops.ensure(s)
-    _history(engine, "s1")
+    _stock_error_hour(engine, "s1")
     hour = NOW - timedelta(hours=1)
-    for i in range(4):
-        _insert(engine, "s1", hour + timedelta(minutes=5 * i), SKUS[i])
-    for i in range(19):
-        _insert(engine, "s1", hour + timedelta(minutes=2 + 3 * i), "MUG-01", "stock_error", state="out_of_stock")
     for i in range(30):  # another shop's burst on the same SKU: never in s1's alert, and s2 has no baseline
         _insert(engine, "s2", hour + timedelta(minutes=i), "MUG-01", "stock_error", state="out_of_stock")
 
